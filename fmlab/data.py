@@ -1,0 +1,150 @@
+"""Offline data sets, seeded and built in well under a second.
+
+- `digits`: scikit-learn's real 8×8 handwritten digits (optionally upsampled for CNNs).
+- `shapes`: procedural RGB circles / squares / triangles on noisy backgrounds, with
+  ground-truth boxes and masks (for scoring attribution maps).
+- `toy2d`: moons, spirals, circles, xor for decision boundaries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .text import T, _
+
+
+@dataclass
+class Split:
+    """Train/validation tensors plus per-example extras (e.g. boxes) for the validation set."""
+
+    X_train: Tensor
+    y_train: Tensor
+    X_val: Tensor
+    y_val: Tensor
+    classes: list[T]
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _split(X: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
+           extras: dict[str, np.ndarray] | None = None) -> tuple:
+    """Shuffle with `seed` and cut off the last `val_fraction` for validation."""
+    order = np.random.default_rng(seed).permutation(len(X))
+    cut = int(round(len(X) * (1 - val_fraction)))
+    tr, va = order[:cut], order[cut:]
+    extra_val = {k: torch.from_numpy(v[va]) for k, v in (extras or {}).items()}
+    return (torch.from_numpy(X[tr]), torch.from_numpy(y[tr]),
+            torch.from_numpy(X[va]), torch.from_numpy(y[va]), extra_val)
+
+
+DIGIT_NAMES = [_(str(d), str(d)) for d in range(10)]
+
+
+def digits(seed: int = 0, val_fraction: float = 0.3, image_size: int | None = None) -> Split:
+    """Real handwritten digits: X (N, 64) in [0, 1], or (N, 1, S, S) images when `image_size` is set."""
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+
+    bunch = load_digits()
+    X = (bunch.data / 16.0).astype(np.float32)  # (N, 64)
+    y = bunch.target.astype(np.int64)  # (N,)
+    X_tr, y_tr, X_va, y_va, _e = _split(X, y, val_fraction, seed)
+    if image_size is not None:
+        X_tr, X_va = (upsample(x.view(-1, 1, 8, 8), image_size) for x in (X_tr, X_va))
+    return Split(X_tr, y_tr, X_va, y_va, DIGIT_NAMES)
+
+
+def upsample(X: Tensor, size: int) -> Tensor:
+    """Bilinear resize of (N, C, H, W) images to (N, C, size, size)."""
+    return F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
+
+
+SHAPE_NAMES = [_("circle", "圆形"), _("square", "正方形"), _("triangle", "三角形")]
+
+
+def _shape_masks(kind: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray, size: int) -> np.ndarray:
+    """Boolean masks (N, size, size): kind 0 = circle, 1 = square, 2 = upward triangle."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)  # (S, S) each
+    dx = xx[None] - cx[:, None, None]  # (N, S, S)
+    dy = yy[None] - cy[:, None, None]
+    r3 = r[:, None, None]
+    circle = dx**2 + dy**2 <= r3**2
+    square = (np.abs(dx) <= 0.8 * r3) & (np.abs(dy) <= 0.8 * r3)
+    # apex at (cx, cy - r), base at y = cy + 0.8 r; half-width grows linearly down to r
+    depth = (dy + r3) / (1.8 * r3)  # 0 at apex, 1 at base
+    triangle = (depth >= 0) & (depth <= 1) & (np.abs(dx) <= depth * r3 * 1.1)
+    k = kind[:, None, None]
+    return np.where(k == 0, circle, np.where(k == 1, square, triangle))
+
+
+def shapes(num: int = 2000, seed: int = 0, val_fraction: float = 0.25, size: int = 32,
+           noise: float = 0.08, distractor: bool = True) -> Split:
+    """Coloured shapes on noisy backgrounds: X (N, 3, size, size) in [0, 1], y in {0, 1, 2}.
+
+    extras["boxes"]: (N_val, 4) as (x0, y0, x1, y1) inclusive pixel bounds of the object;
+    extras["masks"]: (N_val, size, size) bool. A small blurry blob of random colour is
+    added away from the object when `distractor` is set, so an explanation must ignore it.
+    """
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 3, num)
+    r = rng.uniform(0.16, 0.26, num).astype(np.float32) * size
+    cx = rng.uniform(r + 1, size - r - 2).astype(np.float32)
+    cy = rng.uniform(r + 1, size - r - 2).astype(np.float32)
+    masks = _shape_masks(kind, cx, cy, r, size)  # (N, S, S)
+
+    background = rng.uniform(0.05, 0.35, (num, 3, 1, 1)) + noise * rng.standard_normal((num, 3, size, size))
+    colour = rng.uniform(0.2, 1.0, (num, 3, 1, 1))
+    colour[np.arange(num), rng.integers(0, 3, num)] = 1.0  # one saturated channel: visible on any background
+    X = np.where(masks[:, None], colour, background)
+
+    if distractor:
+        # a Gaussian blob centred in the quadrant farthest from the object
+        bx = np.where(cx < size / 2, size * 0.8, size * 0.2)
+        by = np.where(cy < size / 2, size * 0.8, size * 0.2)
+        yy, xx = np.mgrid[0:size, 0:size]
+        blob = np.exp(-((xx[None] - bx[:, None, None]) ** 2 + (yy[None] - by[:, None, None]) ** 2) / 4.0)
+        blob_colour = rng.uniform(0.3, 1.0, (num, 3, 1, 1))
+        X = X + (blob_colour - X) * blob[:, None] * (~masks[:, None])
+
+    X = np.clip(X, 0, 1).astype(np.float32)
+    ys, xs = masks.any(axis=2), masks.any(axis=1)  # (N, S) rows / columns touched by the object
+    boxes = np.stack([xs.argmax(1), ys.argmax(1), size - 1 - xs[:, ::-1].argmax(1),
+                      size - 1 - ys[:, ::-1].argmax(1)], axis=1).astype(np.int64)
+    X_tr, y_tr, X_va, y_va, extras = _split(X, kind.astype(np.int64), val_fraction, seed,
+                                            {"boxes": boxes, "masks": masks})
+    return Split(X_tr, y_tr, X_va, y_va, SHAPE_NAMES, extras)
+
+
+TOY_NAMES = ("moons", "spirals", "circles", "xor")
+
+
+def toy2d(name: str = "moons", num: int = 600, noise: float = 0.15, seed: int = 0,
+          val_fraction: float = 0.3) -> Split:
+    """A 2-D binary classification set: X (N, 2) roughly in [-2, 2], y in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, num)
+    if name == "moons":
+        t = rng.uniform(0, np.pi, num)
+        X = np.where(y[:, None] == 0, np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 0.5 - np.sin(t)])
+        X = X - [0.5, 0.25]
+    elif name == "spirals":
+        t = rng.uniform(0.25, 1, num) * 3 * np.pi
+        X = np.c_[t * np.cos(t + np.pi * y), t * np.sin(t + np.pi * y)] / (1.5 * np.pi)
+    elif name == "circles":
+        radius = np.where(y == 0, 1.5, 0.6)
+        angle = rng.uniform(0, 2 * np.pi, num)
+        X = radius[:, None] * np.c_[np.cos(angle), np.sin(angle)]
+    elif name == "xor":
+        X = rng.uniform(-1.5, 1.5, (num, 2))
+        y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    else:
+        raise ValueError(f"unknown toy set {name!r}; choose from {TOY_NAMES}")
+    X = (X + noise * rng.standard_normal(X.shape)).astype(np.float32)
+    X_tr, y_tr, X_va, y_va, _e = _split(X, y.astype(np.int64), val_fraction, seed)
+    return Split(X_tr, y_tr, X_va, y_va, [_("class 0", "类别 0"), _("class 1", "类别 1")])

@@ -1,0 +1,1 @@
+"""One module per demo; each defines `Config`, `run` and `DEMO`. Listed in `fmlab.registry`."""

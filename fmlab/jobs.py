@@ -1,0 +1,296 @@
+"""Running demos for a shared classroom server: a queue, a concurrency cap and a result cache.
+
+`Runner.submit(demo, cfg)` returns a `Job` at once and trains in a background thread.
+At most `max_concurrent` runs train at a time (a process-wide BoundedSemaphore); the rest
+wait in first-come order and know their place in the queue. A finished result is cached
+by (demo id, config), and identical submissions still in flight share one run, so a class
+running the same preset computes it once. Plain Python: no Streamlit here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict, deque
+from enum import StrEnum
+from typing import Any
+
+from .demo import Cancelled, Demo, Event, Result
+from .params import ConfigError
+from .text import T, _
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (State.DONE, State.FAILED, State.CANCELLED)
+
+
+def failure(error: BaseException) -> T:
+    """The bilingual message shown for a run that raised `error`."""
+    if isinstance(error, ConfigError):
+        return error.text
+    detail = f"{type(error).__name__}: {error}"
+    return _(f"run failed: {detail}", f"运行失败：{detail}")
+
+
+class _Run:
+    """One training run, shared by every job that asked for the same (demo, config)."""
+
+    def __init__(self, demo: Demo, cfg: Any):
+        self.demo, self.cfg = demo, cfg
+        self.key = (demo.id, cfg)
+        self.state = State.QUEUED
+        self.fraction = 0.0
+        self.result: Result | None = None
+        self.error: T | None = None
+        self.holders = 0
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def report(self, event: Event) -> None:
+        """The `report` callback handed to `demo.run`: records progress, or stops the run."""
+        if self.stop.is_set():
+            raise Cancelled
+        with self._lock:
+            self._events.append(event)
+            self.fraction = min(1.0, max(self.fraction, event.fraction))
+
+    def events(self, since: int = 0) -> list[Event]:
+        """A copy of the events reported so far, from index `since`."""
+        with self._lock:
+            return self._events[since:]
+
+    def join(self) -> bool:
+        """Add a holder if the run is still wanted and may yet succeed; False otherwise."""
+        with self._lock:
+            if self.stop.is_set() or self.state in (State.FAILED, State.CANCELLED):
+                return False
+            self.holders += 1
+            return True
+
+    def release(self) -> bool:
+        """One holder lets go; stop the run when nobody still wants it. True if it was still going."""
+        with self._lock:
+            if self.state in FINISHED:
+                return False
+            self.holders -= 1
+            if self.holders <= 0:
+                self.stop.set()
+            return True
+
+    def finish(self, state: State, result: Result | None = None, error: T | None = None) -> None:
+        with self._lock:
+            self.state, self.result, self.error = state, result, error
+            if state is State.DONE:
+                self.fraction = 1.0
+        self.finished.set()
+
+    def execute(self) -> None:
+        """Call `demo.run` and record how it ended."""
+        try:
+            result = self.demo.run(self.cfg, self.report)
+        except Cancelled:
+            self.finish(State.CANCELLED)
+        except Exception as error:  # any demo error becomes a message, not a dead thread
+            log.exception("demo %s failed with %r", self.demo.id, self.cfg)
+            self.finish(State.FAILED, error=failure(error))
+        else:
+            self.finish(State.CANCELLED if self.stop.is_set() else State.DONE, result=result)
+
+
+class Job:
+    """One submitter's handle on a run: progress, result, and a `cancel()` that only withdraws this submitter."""
+
+    def __init__(self, runner: Runner, run: _Run, cached: bool = False):
+        self._runner, self._run = runner, run
+        self._withdrawn = False
+        self.cached = cached
+
+    @property
+    def demo(self) -> Demo:
+        return self._run.demo
+
+    @property
+    def cfg(self) -> Any:
+        return self._run.cfg
+
+    @property
+    def state(self) -> State:
+        return State.CANCELLED if self._withdrawn else self._run.state
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.state not in FINISHED
+
+    @property
+    def fraction(self) -> float:
+        return self._run.fraction
+
+    @property
+    def position(self) -> int | None:
+        """1 for the next run to start, 2 after it, ...; None unless queued."""
+        return self._runner.position(self._run) if self.state is State.QUEUED else None
+
+    @property
+    def result(self) -> Result | None:
+        return self._run.result if self.state is State.DONE else None
+
+    @property
+    def error(self) -> T | None:
+        return self._run.error if self.state is State.FAILED else None
+
+    def events(self, since: int = 0) -> list[Event]:
+        """Progress events so far (a copy; safe to read while the run goes on)."""
+        return self._run.events(since)
+
+    def cancel(self) -> None:
+        """Stop waiting for this run; it stops at its next event once no other submitter wants it."""
+        if self._withdrawn:
+            return
+        self._withdrawn = self._run.release()
+        self._runner.wake()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run finishes (or this job was cancelled); True if it did within `timeout`."""
+        return self._withdrawn or self._run.finished.wait(timeout)
+
+
+def loss_curves(events: list[Event]) -> dict[str, list[float]]:
+    """Training loss per run name from "step" events, in order; the unnamed run is called "loss"."""
+    curves: dict[str, list[float]] = {}
+    for e in events:
+        if e.kind == "step" and "loss" in e.metrics:
+            curves.setdefault(e.run or "loss", []).append(e.metrics["loss"])
+    return curves
+
+
+def latest_note(events: list[Event]) -> T | None:
+    """The note of the most recent event that has one (e.g. the current stage)."""
+    return next((e.note for e in reversed(events) if e.note is not None), None)
+
+
+class Runner:
+    """Queue, cap and cache for demo runs; one per process, shared by every session."""
+
+    def __init__(self, max_concurrent: int | None = None, max_cached: int = 64):
+        self.max_concurrent = max_concurrent or os.cpu_count() or 1
+        self.max_cached = max_cached
+        self._slots = threading.BoundedSemaphore(self.max_concurrent)
+        self._cond = threading.Condition()
+        self._queue: deque[_Run] = deque()
+        self._live: dict[tuple, _Run] = {}
+        self._done: OrderedDict[tuple, _Run] = OrderedDict()
+        self._running = 0
+
+    def submit(self, demo: Demo, cfg: Any) -> Job:
+        """A job for `demo.run(cfg)`: the cached result, the identical run in flight, or a new run."""
+        key = (demo.id, cfg)
+        with self._cond:
+            if key in self._done:
+                self._done.move_to_end(key)
+                return Job(self, self._done[key], cached=True)
+            run = self._live.get(key)
+            if run is not None and run.join():
+                return Job(self, run)
+            run = _Run(demo, cfg)
+            run.join()
+            self._live[key] = run
+            self._queue.append(run)
+            job = Job(self, run)
+        threading.Thread(target=self._work, args=(run,), name=f"fmlab-{demo.id}", daemon=True).start()
+        return job
+
+    def position(self, run: _Run) -> int | None:
+        """1-based place of a waiting run in the queue."""
+        with self._cond:
+            return self._queue.index(run) + 1 if run in self._queue else None
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def wake(self) -> None:
+        """Let waiting runs re-check whether they were cancelled."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _admit(self, run: _Run) -> bool:
+        """Wait until `run` heads the queue and a slot is free; False if it was cancelled meanwhile."""
+        with self._cond:
+            while not run.stop.is_set():
+                if self._queue[0] is run and self._slots.acquire(blocking=False):
+                    self._queue.popleft()
+                    self._running += 1
+                    run.state = State.RUNNING
+                    self._cond.notify_all()
+                    return True
+                self._cond.wait()
+            self._queue.remove(run)
+            self._cond.notify_all()
+            return False
+
+    def _work(self, run: _Run) -> None:
+        """Thread body: queue, train under a slot, then cache or forget the run."""
+        if self._admit(run):
+            try:
+                run.execute()
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._slots.release()
+                    self._cond.notify_all()
+        else:
+            run.finish(State.CANCELLED)
+        self._retire(run)
+
+    def _retire(self, run: _Run) -> None:
+        """Move a finished run out of flight; keep it in the cache only if it succeeded."""
+        with self._cond:
+            if self._live.get(run.key) is run:
+                del self._live[run.key]
+            if run.state is State.DONE:
+                self._done[run.key] = run
+                while len(self._done) > self.max_cached:
+                    self._done.popitem(last=False)
+
+
+class JobSet:
+    """The jobs one browser session started, by panel; `cancel_all()` when the session ends."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slot: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(slot)
+
+    def put(self, slot: str, job: Job) -> None:
+        """Hold `job` for `slot`, cancelling the job it replaces."""
+        with self._lock:
+            old, self._jobs[slot] = self._jobs.get(slot), job
+        if old is not None and old is not job:
+            old.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.cancel()

@@ -1,0 +1,90 @@
+"""Pure figure builders: data in, a new figure out. No global pyplot state.
+
+Plotly throughout, image grids included (hover, zoom, and CJK text renders in the
+browser's fonts). Labels are bilingual `T`s resolved with `lang`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .text import T
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def _layout(fig: go.Figure, x: T, y: T, lang: str, log_y: bool = False) -> go.Figure:
+    fig.update_layout(xaxis_title=x.get(lang), yaxis_title=y.get(lang), margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02), height=380)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def curves(series: dict[str, Sequence[float]], x: T, y: T, lang: str, log_y: bool = False,
+           dashes: dict[str, str] | None = None) -> go.Figure:
+    """One line per named series against its index (step or epoch), starting at 1."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(series.items()):
+        fig.add_scatter(x=np.arange(1, len(values) + 1), y=list(values), mode="lines", name=name,
+                        line=dict(color=PALETTE[i % len(PALETTE)], dash=(dashes or {}).get(name, "solid")))
+    return _layout(fig, x, y, lang, log_y)
+
+
+def bars(values: dict[str, float], x: T, y: T, lang: str, log_y: bool = False) -> go.Figure:
+    """One bar per name."""
+    fig = go.Figure(go.Bar(x=list(values), y=list(values.values()),
+                           marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(values))]))
+    return _layout(fig, x, y, lang, log_y)
+
+
+def contour_paths(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, paths: dict[str, np.ndarray],
+                  minimum: tuple[float, float], lang: str) -> go.Figure:
+    """Contours of a 2-D function (log-spaced levels) with one (steps, 2) trajectory per name."""
+    fig = go.Figure(go.Contour(x=xs, y=ys, z=np.log10(zs + 1e-3), showscale=False, colorscale="Greys",
+                               contours=dict(coloring="lines"), hoverinfo="skip"))
+    for i, (name, path) in enumerate(paths.items()):
+        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name=name, marker=dict(size=3),
+                        line=dict(color=PALETTE[i % len(PALETTE)]))
+    fig.add_scatter(x=[minimum[0]], y=[minimum[1]], mode="markers", name="min",
+                    marker=dict(symbol="star", size=14, color="black"))
+    fig.update_xaxes(range=[xs.min(), xs.max()])
+    fig.update_yaxes(range=[ys.min(), ys.max()], scaleanchor="x")
+    return _layout(fig, T("x", "x"), T("y", "y"), lang)
+
+
+def image_grid(images: np.ndarray, rows: list[T], titles: list[str], lang: str,
+               overlays: dict[int, np.ndarray] | None = None, boxes: np.ndarray | None = None) -> go.Figure:
+    """A grid of RGB images (R, N, H, W, 3) in [0, 1]; overlays: row -> heat maps (N, H, W) in [0, 1];
+    boxes (N, 4) as inclusive (x0, y0, x1, y1) drawn on every row."""
+    num_rows, num_cols = images.shape[:2]
+    fig = make_subplots(num_rows, num_cols, subplot_titles=titles + [""] * (num_rows - 1) * num_cols,
+                        horizontal_spacing=0.01, vertical_spacing=0.03)
+    for r in range(num_rows):
+        for c in range(num_cols):
+            fig.add_trace(go.Image(z=(images[r, c] * 255).astype(np.uint8), hoverinfo="skip"), r + 1, c + 1)
+            if overlays and r in overlays:
+                fig.add_trace(go.Heatmap(z=overlays[r][c], zmin=0, zmax=1, colorscale="Jet", opacity=0.45,
+                                         showscale=False, hoverinfo="skip"), r + 1, c + 1)
+            if boxes is not None:
+                x0, y0, x1, y1 = boxes[c]
+                fig.add_shape(type="rect", x0=x0 - 0.5, y0=y0 - 0.5, x1=x1 + 0.5, y1=y1 + 0.5, row=r + 1, col=c + 1,
+                              line=dict(color="white", dash="dash", width=1))
+        fig.update_yaxes(title_text=rows[r].get(lang), row=r + 1, col=1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(height=150 * num_rows + 40, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def lines_xy(series: dict[str, tuple[Sequence[float], Sequence[float]]], x: T, y: T, lang: str,
+             log_y: bool = False) -> go.Figure:
+    """One line with markers per name, through explicit (xs, ys) points."""
+    fig = go.Figure()
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        fig.add_scatter(x=list(xs), y=list(ys), mode="lines+markers", name=name,
+                        line=dict(color=PALETTE[i % len(PALETTE)]))
+    return _layout(fig, x, y, lang, log_y)

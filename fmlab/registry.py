@@ -1,0 +1,37 @@
+"""The list of demos. Add a module path here and the UI, CLI, tests and benchmark pick it up."""
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from .demo import Demo
+from .params import ConfigError, make
+from .text import _
+
+MODULES = (
+    "fmlab.demos.optimizers",
+    "fmlab.demos.residual_depth",
+    "fmlab.demos.grad_cam",
+)
+
+
+@cache
+def demos() -> dict[str, Demo]:
+    """Every demo by id, imported on first use."""
+    found = [importlib.import_module(m).DEMO for m in MODULES]
+    return {d.id: d for d in found}
+
+
+def get(demo_id: str) -> Demo:
+    """The demo with this id, or a bilingual error listing the ids that exist."""
+    try:
+        return demos()[demo_id]
+    except KeyError:
+        known = ", ".join(demos())
+        raise ConfigError(_(f"unknown demo {demo_id!r}; available: {known}",
+                            f"未知演示 {demo_id!r}；可用演示：{known}")) from None
+
+
+def smoke_config(demo: Demo):
+    """The demo's Config with its smoke settings (fast enough for tests)."""
+    return make(demo.config, demo.smoke)

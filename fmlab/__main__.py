@@ -1,0 +1,6 @@
+"""`python -m fmlab ...`: see fmlab.cli."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,4 @@
+"""All questions: search the whole bank by topic, difficulty and words."""
+import ui
+
+ui.questions_browser()

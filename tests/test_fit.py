@@ -1,0 +1,65 @@
+"""The one training loop: learns, reports ordered progress, is seeded, survives divergence."""
+import pytest
+import torch
+
+from fmlab import data
+from fmlab.demo import Cancelled, Event
+from fmlab.fit import evaluate, fit, pick_device
+from fmlab.nets import MLP, init_weights
+
+
+def train(seed=0, lr=1e-2, epochs=3, report=lambda e: None):
+    split = data.toy2d("moons", num=400, seed=0)
+    model = init_weights(MLP(2, 2, width=32, depth=2), seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    out = fit(model, opt, (split.X_train, split.y_train), epochs=epochs, batch_size=32,
+              val=(split.X_val, split.y_val), seed=seed, report=report, device=torch.device("cpu"))
+    return model, out, split
+
+
+def test_fit_learns_and_reports_ordered_progress():
+    events: list[Event] = []
+    model, out, split = train(epochs=15, report=events.append)
+    assert out.history["val_acc"][-1] > 0.85 and out.history["val_acc"][-1] > out.history["val_acc"][0]
+    assert out.history["loss"][-1] < out.history["loss"][0] / 2
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == list(range(1, out.steps + 1))
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert len(epochs) == 15 and set(epochs[0].metrics) == {"loss", "val_loss", "val_acc"}
+    assert evaluate(model, split.X_val, split.y_val)["acc"] == pytest.approx(out.history["val_acc"][-1])
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    _, a, _ = train(seed=1)
+    _, b, _ = train(seed=1)
+    _, c, _ = train(seed=2)
+    assert a.history == b.history
+    assert a.history["loss"] != c.history["loss"]
+
+
+def test_divergence_is_an_outcome_not_a_crash():
+    events = []
+    split = data.toy2d("moons", num=200, seed=0)
+    model = init_weights(MLP(2, 2), 0)
+    opt = torch.optim.SGD(model.parameters(), lr=1e12)
+    out = fit(model, opt, (split.X_train, split.y_train), epochs=5, batch_size=16, report=events.append,
+              device=torch.device("cpu"))
+    assert out.diverged and 1 <= out.diverged_at <= out.steps
+    assert "diverged at step" in events[-1].note.en and "发散" in events[-1].note.zh
+
+
+def test_a_report_callback_can_cancel():
+    def stop_at_five(event):
+        if event.step >= 5:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        train(report=stop_at_five)
+
+
+def test_pick_device_honours_override(monkeypatch):
+    monkeypatch.setenv("FMLAB_DEVICE", "cpu")
+    assert pick_device().type == "cpu"
+    assert pick_device("meta").type == "meta"

@@ -1,0 +1,29 @@
+"""fmlab is plain PyTorch: importing it (and every demo) never pulls in streamlit; pages stay thin."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fmlab_never_imports_streamlit():
+    code = ("import sys, fmlab, fmlab.cli, fmlab.bench, fmlab.jobs, fmlab.bank\n"
+            "from fmlab import registry\nregistry.demos()\n"
+            "assert 'streamlit' not in sys.modules, 'streamlit was imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_importing_fmlab_does_no_work():
+    code = "import sys, fmlab\nassert 'torch' not in sys.modules and 'fmlab.registry' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_pages_are_thin():
+    for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        tree = ast.parse(page.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert imported <= {"ui"}, f"{page.name} imports {imported - {'ui'}}"
+        assert not any(isinstance(n, (ast.For, ast.While, ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree)), page

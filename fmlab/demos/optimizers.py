@@ -73,10 +73,20 @@ def rosenbrock(p: Tensor) -> Tensor:
     return ((1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2) / 10
 
 
-SURFACE_SPECS: dict[str, tuple[Callable[[Tensor], Tensor], tuple[float, float], tuple[float, float], tuple]] = {
-    # name: (function, start, minimum, (x range, y range))
-    "valley": (valley, (-4.0, 1.5), (0.0, 0.0), ((-5, 5), (-2.5, 2.5))),
-    "rosenbrock": (rosenbrock, (-1.5, 2.0), (1.0, 1.0), ((-2, 2), (-1, 3))),
+@dataclass(frozen=True)
+class Surface:
+    """A 2-D loss surface: the function, where the walk starts, the minimum, and the plotted window."""
+
+    f: Callable[[Tensor], Tensor]
+    start: tuple[float, float]
+    minimum: tuple[float, float]
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+
+SURFACE_SPECS = {
+    "valley": Surface(valley, start=(-4.0, 1.5), minimum=(0.0, 0.0), x_range=(-5, 5), y_range=(-2.5, 2.5)),
+    "rosenbrock": Surface(rosenbrock, start=(-1.5, 2.0), minimum=(1.0, 1.0), x_range=(-2, 2), y_range=(-1, 3)),
 }
 
 
@@ -135,23 +145,30 @@ def verdict(cfg: Config, runs: dict, dist: dict[str, float]) -> T:
         if run.diverged:
             lines_en.append(f"{name} diverged at step {run.diverged_at}: this lr is too high for it.")
             lines_zh.append(f"{name} 在第 {run.diverged_at} 步发散：这个学习率对它来说太大。")
-    if dist:
-        closest, farthest = min(dist, key=dist.get), max(dist, key=dist.get)
+    finite = {n: d for n, d in dist.items() if np.isfinite(d)}
+    if finite:
+        closest, farthest = min(finite, key=finite.get), max(finite, key=finite.get)
         lines_en.append(f"On the {cfg.surface} surface after {cfg.surface_steps} steps, {closest} ended "
-                        f"{dist[closest]:.3g} from the minimum and {farthest} {dist[farthest]:.3g}.")
-        lines_zh.append(f"在 {cfg.surface} 曲面上走 {cfg.surface_steps} 步后，{closest} 距最小值 {dist[closest]:.3g}，"
-                        f"{farthest} 距最小值 {dist[farthest]:.3g}。")
+                        f"{finite[closest]:.3g} from the minimum and {farthest} {finite[farthest]:.3g}.")
+        lines_zh.append(f"在 {cfg.surface} 曲面上走 {cfg.surface_steps} 步后，{closest} 距最小值 {finite[closest]:.3g}，"
+                        f"{farthest} 距最小值 {finite[farthest]:.3g}。")
+    blown = [n for n, d in dist.items() if not np.isfinite(d)]
+    if blown:
+        lines_en.append(f"{', '.join(blown)} blew up on the surface: lr {cfg.surface_lr:g} is too large for its "
+                        f"steepest curvature.")
+        lines_zh.append(f"{'、'.join(blown)} 在曲面上发散：学习率 {cfg.surface_lr:g} 相对其最陡方向的曲率过大。")
     return T(" ".join(lines_en), " ".join(lines_zh))
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
     """Race the optimizers on digits, then walk them on the 2-D surface."""
     runs = race(cfg, report)
-    f, start, minimum, (x_range, y_range) = SURFACE_SPECS[cfg.surface]
+    surface = SURFACE_SPECS[cfg.surface]
     report(Event("stage", len(cfg.optimizers) / (len(cfg.optimizers) + 1),
                  note=_("Walking the 2-D surface", "在二维曲面上行走")))
-    paths = {n: trajectory(n, f, start, cfg.surface_lr, cfg.surface_steps) for n in cfg.optimizers}
-    dist = {n: float(np.linalg.norm(p[-1] - np.array(minimum))) if len(p) == cfg.surface_steps + 1 else float("inf")
+    paths = {n: trajectory(n, surface.f, surface.start, cfg.surface_lr, cfg.surface_steps) for n in cfg.optimizers}
+    dist = {n: float(np.linalg.norm(p[-1] - np.array(surface.minimum))) if len(p) == cfg.surface_steps + 1
+            else float("inf")
             for n, p in paths.items()}
 
     metrics = {}
@@ -161,9 +178,9 @@ def run(cfg: Config, report: Report = silent) -> Result:
         metrics[f"surface_dist_{name}"] = dist[name]
     metrics["best_val_acc"] = max((r.final("val_acc") for r in runs.values() if not r.diverged), default=float("nan"))
 
-    xs, ys = np.linspace(*x_range, 120), np.linspace(*y_range, 120)
+    xs, ys = np.linspace(*surface.x_range, 120), np.linspace(*surface.y_range, 120)
     grid = torch.tensor(np.stack(np.meshgrid(xs, ys)), dtype=torch.float64)  # (2, Y, X)
-    zs = f(grid).numpy()  # (Y, X)
+    zs = surface.f(grid).numpy()  # (Y, X)
     losses = {n: r.history["loss"] for n, r in runs.items()}
     charts = [
         Chart(_("Training loss on digits", "手写数字上的训练损失"),
@@ -172,7 +189,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
               lambda lang: plots.curves({n: r.history["val_acc"] for n, r in runs.items()},
                                         _("epoch", "轮次"), _("accuracy", "准确率"), lang)),
         Chart(_("Trajectories on the 2-D surface", "二维曲面上的优化轨迹"),
-              lambda lang: plots.contour_paths(xs, ys, zs, paths, minimum, lang),
+              lambda lang: plots.contour_paths(xs, ys, zs, paths, surface.minimum, lang),
               caption=_("Contours are log-spaced; the star is the minimum.", "等高线按对数间隔；星号为最小值。")),
     ]
     table = [{"optimizer": n, "final loss": round(metrics[f"loss_{n}"], 4),

@@ -47,6 +47,7 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "questions"
 
 ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # ids appear in URLs and file names
 OCCURRENCE_PATTERN = re.compile(r"\d{3}:\d+")  # FILE:NUMBER, e.g. "000:1" = seed file 000, question 1
+QUOTE_HINT = _(' (write it quoted, e.g. "000:1")', '（请加引号，例如 "000:1"）')
 FIELDS = ("id", "category", "difficulty", "occurrences", "tags", "title", "question", "answer",
           "key_points", "mistakes", "code", "demo", "quiz")
 QUIZ_FIELDS = ("kind", "prompt", "options", "answer", "explain")
@@ -83,7 +84,7 @@ class Question:
     quiz: tuple[QuizItem, ...]
 
     def matches(self, text: str) -> bool:
-        """True when every word of `text` occurs (case-insensitively) in the id, tags, title, question, answer or key points."""
+        """True when every word of `text` occurs (any case) in the id, tags, title, question, answer or key points."""
         haystack = self._search_text()
         return all(word in haystack for word in text.casefold().split())
 
@@ -154,11 +155,11 @@ def _text(value: Any, where: str) -> T:
     """A bilingual mapping {en: ..., zh: ...} with both strings non-empty."""
     if not isinstance(value, dict):
         raise _Invalid(_(f"{where}: expected a mapping {{en: ..., zh: ...}}, got {type(value).__name__}",
-                        f"{where}：应为 {{en: ..., zh: ...}} 形式的映射，实际是 {type(value).__name__}"))
+                         f"{where}：应为 {{en: ..., zh: ...}} 形式的映射，实际是 {type(value).__name__}"))
     extra = sorted(set(value) - set(LANGS), key=str)
     if extra:
         raise _Invalid(_(f"{where}: unexpected key(s) {', '.join(map(str, extra))}; only en and zh are allowed",
-                        f"{where}：多余的键 {', '.join(map(str, extra))}；只允许 en 和 zh"))
+                         f"{where}：多余的键 {', '.join(map(str, extra))}；只允许 en 和 zh"))
     for lang in LANGS:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
@@ -170,10 +171,10 @@ def _list(value: Any, where: str, min_len: int = 0) -> list:
     """A YAML list with at least `min_len` items."""
     if not isinstance(value, list):
         raise _Invalid(_(f"{where}: expected a list, got {type(value).__name__}",
-                        f"{where}：应为列表，实际是 {type(value).__name__}"))
+                         f"{where}：应为列表，实际是 {type(value).__name__}"))
     if len(value) < min_len:
         raise _Invalid(_(f"{where}: needs at least {min_len} item(s), has {len(value)}",
-                        f"{where}：至少需要 {min_len} 项，实际只有 {len(value)} 项"))
+                         f"{where}：至少需要 {min_len} 项，实际只有 {len(value)} 项"))
     return value
 
 
@@ -182,14 +183,14 @@ def _texts(value: Any, where: str, min_len: int = 1) -> tuple[T, ...]:
     return tuple(_text(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, min_len)))
 
 
-def _string(value: Any, where: str, pattern: re.Pattern | None = None, hint: str = "") -> str:
+def _string(value: Any, where: str, pattern: re.Pattern | None = None, hint: T = _("", "")) -> str:
     """A non-empty string, optionally matching `pattern` in full."""
     if not isinstance(value, str) or not value.strip():
-        raise _Invalid(_(f"{where}: expected a non-empty string, got {value!r}{hint}",
-                        f"{where}：应为非空字符串，实际是 {value!r}{hint}"))
+        raise _Invalid(_(f"{where}: expected a non-empty string, got {value!r}{hint.en}",
+                         f"{where}：应为非空字符串，实际是 {value!r}{hint.zh}"))
     if pattern is not None and not pattern.fullmatch(value):
         raise _Invalid(_(f"{where}: {value!r} does not match the pattern {pattern.pattern}",
-                        f"{where}：{value!r} 不符合格式 {pattern.pattern}"))
+                         f"{where}：{value!r} 不符合格式 {pattern.pattern}"))
     return value
 
 
@@ -197,7 +198,7 @@ def _choice(value: Any, known: dict[str, T], where: str) -> str:
     """One of the keys of `known`."""
     if not isinstance(value, str) or value not in known:
         raise _Invalid(_(f"{where}: {value!r} is not one of {', '.join(known)}",
-                        f"{where}：{value!r} 不在 {', '.join(known)} 之中"))
+                         f"{where}：{value!r} 不在 {', '.join(known)} 之中"))
     return value
 
 
@@ -207,14 +208,15 @@ def _quiz_item(value: Any, where: str) -> QuizItem:
     kind = value["kind"]
     if kind not in QUIZ_KINDS:
         raise _Invalid(_(f"{where}.kind: {kind!r} is not one of {', '.join(QUIZ_KINDS)}",
-                        f"{where}.kind：{kind!r} 不在 {', '.join(QUIZ_KINDS)} 之中"))
+                         f"{where}.kind：{kind!r} 不在 {', '.join(QUIZ_KINDS)} 之中"))
     options = _texts(value["options"], f"{where}.options", min_len=2)
     if len({o.en for o in options}) < len(options) or len({o.zh for o in options}) < len(options):
-        raise _Invalid(_(f"{where}.options: two options are identical", f"{where}.options：有两个选项完全相同"))
+        raise _Invalid(_(f"{where}.options: two options are identical",
+                         f"{where}.options：有两个选项完全相同"))
     answer = value["answer"]
     if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(options):
         raise _Invalid(_(f"{where}.answer: {answer!r} is not a valid option index (0 to {len(options) - 1})",
-                        f"{where}.answer：{answer!r} 不是有效的选项下标（0 到 {len(options) - 1}）"))
+                         f"{where}.answer：{answer!r} 不是有效的选项下标（0 到 {len(options) - 1}）"))
     return QuizItem(kind, _text(value["prompt"], f"{where}.prompt"), options, answer,
                     _text(value["explain"], f"{where}.explain"))
 
@@ -223,14 +225,15 @@ def _fields(value: Any, names: tuple[str, ...], where: str) -> None:
     """`value` is a mapping with exactly the keys `names`."""
     if not isinstance(value, dict):
         raise _Invalid(_(f"{where}: expected a mapping, got {type(value).__name__}",
-                        f"{where}：应为映射，实际是 {type(value).__name__}"))
+                         f"{where}：应为映射，实际是 {type(value).__name__}"))
     missing = [n for n in names if n not in value]
     if missing:
-        raise _Invalid(_(f"{where}: missing field(s) {', '.join(missing)}", f"{where}：缺少字段 {', '.join(missing)}"))
+        raise _Invalid(_(f"{where}: missing field(s) {', '.join(missing)}",
+                         f"{where}：缺少字段 {', '.join(missing)}"))
     extra = sorted(set(value) - set(names), key=str)
     if extra:
         raise _Invalid(_(f"{where}: unknown field(s) {', '.join(map(str, extra))}",
-                        f"{where}：未知字段 {', '.join(map(str, extra))}"))
+                         f"{where}：未知字段 {', '.join(map(str, extra))}"))
 
 
 def _demo_link(value: Any, demos: dict[str, Demo]) -> tuple[str | None, dict[str, Any]]:
@@ -244,20 +247,21 @@ def _demo_link(value: Any, demos: dict[str, Demo]) -> tuple[str | None, dict[str
         preset = {}
     if not isinstance(preset, dict):
         raise _Invalid(_(f"demo.preset: expected a mapping of setting -> value, got {type(preset).__name__}",
-                        f"demo.preset：应为“设置 -> 取值”的映射，实际是 {type(preset).__name__}"))
+                         f"demo.preset：应为“设置 -> 取值”的映射，实际是 {type(preset).__name__}"))
     bad_keys = [k for k in preset if not isinstance(k, str)]
     if bad_keys:
         raise _Invalid(_(f"demo.preset: setting names must be strings, got {bad_keys!r}",
-                        f"demo.preset：设置名必须是字符串，实际是 {bad_keys!r}"))
+                         f"demo.preset：设置名必须是字符串，实际是 {bad_keys!r}"))
     preset = {k: tuple(v) if isinstance(v, list) else v for k, v in preset.items()}
     if demo_id in demos:
         try:
             make(demos[demo_id].config, preset)
         except ConfigError as e:
             raise _Invalid(_(f"demo.preset for {demo_id!r}: {e.text.en}",
-                            f"demo.preset（演示 {demo_id!r}）：{e.text.zh}")) from None
+                             f"demo.preset（演示 {demo_id!r}）：{e.text.zh}")) from None
         except (TypeError, ValueError) as e:  # e.g. a single number where the demo expects a tuple
-            raise _Invalid(_(f"demo.preset for {demo_id!r}: {e}", f"demo.preset（演示 {demo_id!r}）：{e}")) from None
+            raise _Invalid(_(f"demo.preset for {demo_id!r}: {e}",
+                             f"demo.preset（演示 {demo_id!r}）：{e}")) from None
     return demo_id, preset
 
 
@@ -267,13 +271,14 @@ def _parse(data: Any, stem: str, demos: dict[str, Demo]) -> Question:
     qid = _string(data["id"], "id", ID_PATTERN)
     if qid != stem:
         raise _Invalid(_(f"id {qid!r} differs from the file name {stem!r}.yaml",
-                        f"id {qid!r} 与文件名 {stem!r}.yaml 不一致"))
-    occurrences = tuple(_string(v, f"occurrences[{i}]", OCCURRENCE_PATTERN, " (quote it: \"000:1\")")
+                         f"id {qid!r} 与文件名 {stem!r}.yaml 不一致"))
+    occurrences = tuple(_string(v, f"occurrences[{i}]", OCCURRENCE_PATTERN, QUOTE_HINT)
                         for i, v in enumerate(_list(data["occurrences"], "occurrences", min_len=1)))
     tags = tuple(_string(v, f"tags[{i}]") for i, v in enumerate(_list(data["tags"], "tags")))
     code = data["code"]
     if not isinstance(code, str) or not code.strip():
-        raise _Invalid(_("code: expected a non-empty literal block (code: |)", "code：应为非空的字面量块（code: |）"))
+        raise _Invalid(_("code: expected a non-empty literal block (code: |)",
+                         "code：应为非空的字面量块（code: |）"))
     demo, preset = _demo_link(data["demo"], demos)
     quiz = _list(data["quiz"], "quiz", min_len=MIN_QUIZ_ITEMS)
     return Question(
@@ -364,7 +369,7 @@ def registered_demos() -> dict[str, Demo]:
 
 
 def demo_status(bank: Bank) -> dict[str, list[str]]:
-    """Question ids whose linked demo is registered ("ready") or not yet ("pending"); questions without a demo are in neither."""
+    """Ids of questions whose demo is registered ("ready") or not yet ("pending"); demo-less ones are in neither."""
     demos = registered_demos()
     linked = [q for q in bank.questions if q.demo is not None]
     return {"ready": [q.id for q in linked if q.demo in demos],
@@ -382,7 +387,8 @@ def status_lines(bank: Bank, lang: str = "en") -> list[str]:
         count = sum(q.category == key for q in bank.questions)
         if count:
             lines.append(f"  {label.get(lang)}: {count}")
-    for state, label in (("ready", _("Demo ready", "演示已就绪")), ("pending", _("Demo pending", "演示待完成"))):
+    headings = {"ready": _("Demo ready", "演示已就绪"), "pending": _("Demo pending", "演示待完成")}
+    for state, label in headings.items():
         lines.append(f"{label.get(lang)} ({len(status[state])}):")
         lines += [f"  {qid} -> {demo_of[qid]}" for qid in status[state]]
     if without:

@@ -13,6 +13,7 @@ import math
 import os
 from functools import cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported: one core per concurrent run
@@ -58,8 +59,9 @@ HOW_TO_STEPS = _(
     "4. 阅读结论：它由你这次运行的数据计算得出。试试用别的设置能否推翻结论。\n"
     "5. 在**全部题目**中按主题、难度或关键词（中英文均可）搜索整个题库。")
 TOPICS = _("Topics", "主题")
-COUNTS = _("{questions} questions · {demos} demos", "{questions} 道题 · {demos} 个演示")
-NO_PAGE = _("Browse its questions in **All questions**.", "可在**全部题目**中浏览本主题的题目。")
+COUNTS = _("Questions: {questions} · demos: {demos}", "题目：{questions} · 演示：{demos}")
+OPEN_TOPIC = _("Open the topic", "进入主题")
+BROWSE_TOPIC = _("Browse its questions", "浏览本主题的题目")
 LANGUAGE = _("Language", "语言")
 DEVICE = _("Device: `{device}` · at most {cap} runs at once", "设备：`{device}` · 最多同时运行 {cap} 个任务")
 LOAD = _("Now: {running} running, {queued} queued", "当前：{running} 个运行中，{queued} 个排队中")
@@ -75,6 +77,7 @@ DEMO = _("Demo", "演示")
 NO_DEMO = _("This question has no demo.", "这道题没有配套演示。")
 OPEN_DEMO = _("Open it with its demo", "打开题目及其演示")
 ALL = _("All", "全部")
+ANY = "all"  # the filter option meaning "no filter"; never a category or difficulty key
 CATEGORY = _("Topic", "主题")
 DIFFICULTY = _("Difficulty", "难度")
 SEARCH = _("Search (English or 中文)", "搜索（中文或英文）")
@@ -131,6 +134,7 @@ def demo_source(module: str) -> str:
 
 @cache
 def device_name() -> str:
+    """Where demos train in this process: cuda, mps or cpu."""
     return str(pick_device())
 
 
@@ -167,6 +171,7 @@ def switch_lang() -> None:
 
 
 def language_switch(current: str) -> None:
+    """English / 中文 radio in the sidebar, showing the language of this session."""
     st.session_state["lang_switch"] = current
     st.radio(f"{LANGUAGE.en} / {LANGUAGE.zh}", LANGS, format_func=LANG_NAMES.get, key="lang_switch",
              horizontal=True, on_change=switch_lang)
@@ -185,6 +190,7 @@ def page_link(page: str, label: T, icon: str, **query: str) -> None:
 
 
 def navigation() -> None:
+    """Bilingual links: home, every topic that has a page, then the questions browser."""
     page_link(HOME_PAGE, HOME_LINK, ":material/home:")
     for category, page in category_pages().items():
         page_link(page, CATEGORIES[category], ":material/science:")
@@ -192,6 +198,7 @@ def navigation() -> None:
 
 
 def server_status(current: str) -> None:
+    """The device in use and how busy the shared runner is."""
     jobs = runner()
     st.caption(DEVICE.format(device=device_name(), cap=jobs.max_concurrent).get(current))
     st.caption(LOAD.format(running=jobs.running, queued=jobs.queued).get(current))
@@ -230,20 +237,21 @@ def topic_grid(current: str, per_row: int = 3) -> None:
     demos = list(registry.demos().values())
     items = list(CATEGORIES.items())
     for start in range(0, len(items), per_row):
-        for column, (category, label) in zip(st.columns(per_row), items[start:start + per_row]):
+        for column, (category, label) in zip(st.columns(per_row), items[start:start + per_row], strict=False):
             with column.container(border=True):
                 st.markdown(f"**{label.get(current)}**")
                 counts = COUNTS.format(questions=sum(q.category == category for q in questions),
                                        demos=sum(d.category == category for d in demos))
                 st.caption(counts.get(current))
-                topic_link(category, label)
+                topic_link(category)
 
 
-def topic_link(category: str, label: T) -> None:
+def topic_link(category: str) -> None:
+    """To the topic's own page, or else to the questions browser filtered to the topic."""
     if category in category_pages():
-        page_link(category_pages()[category], label, ":material/arrow_forward:")
+        page_link(category_pages()[category], OPEN_TOPIC, ":material/arrow_forward:")
     else:
-        st.markdown(NO_PAGE.get(lang()))
+        page_link(QUESTIONS_PAGE, BROWSE_TOPIC, ":material/search:", category=category)
 
 
 def category_page(category: str) -> None:
@@ -283,13 +291,40 @@ def questions_browser() -> None:
 def question_filters(current: str) -> tuple[str | None, str | None, str]:
     """Topic, difficulty and search text; all kept in the URL so a filtered list can be shared."""
     left, middle, right = st.columns([2, 1, 2])
-    category = left.selectbox(CATEGORY.get(current), [None, *CATEGORIES], key="category", bind="query-params",
-                              format_func=lambda c: (CATEGORIES[c] if c else ALL).get(current))
-    difficulty = middle.selectbox(DIFFICULTY.get(current), [None, *DIFFICULTIES], key="difficulty",
-                                  bind="query-params",
-                                  format_func=lambda d: (DIFFICULTIES[d] if d else ALL).get(current))
+    with left:
+        category = url_select(CATEGORY.get(current), [ANY, *CATEGORIES], "category",
+                              lambda c: (CATEGORIES.get(c) or ALL).get(current))
+    with middle:
+        difficulty = url_select(DIFFICULTY.get(current), [ANY, *DIFFICULTIES], "difficulty",
+                                lambda d: (DIFFICULTIES.get(d) or ALL).get(current))
     text = right.text_input(SEARCH.get(current), key="search", bind="query-params")
-    return category, difficulty, text
+    return None if category == ANY else category, None if difficulty == ANY else difficulty, text
+
+
+def url_select(label: str, options: list[str], key: str, format_func: Callable[[str], str]) -> str:
+    """A selectbox whose choice lives in the URL as `?key=<option>` (absent for the first option)."""
+    wanted = st.query_params.get(key)
+    if wanted in options:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+    choice = st.selectbox(label, options, key=key, format_func=format_func, on_change=copy_to_url,
+                          args=(key, options[0]))
+    keep_in_url(key, choice, options[0])
+    return choice
+
+
+def copy_to_url(key: str, default: str) -> None:
+    """Callback: a new choice goes to the URL before the page reruns."""
+    keep_in_url(key, st.session_state[key], default)
+
+
+def keep_in_url(key: str, value: str, default: str) -> None:
+    """Put `key=value` in the URL, or drop it when `value` is the default."""
+    if value == default:
+        st.query_params.pop(key, None)
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
 
 
 # ---- question card -----------------------------------------------------------------------
@@ -298,14 +333,12 @@ def question_filters(current: str) -> tuple[str | None, str | None, str]:
 def pick_question(questions: list[Question], current: str) -> Question:
     """A question chooser whose choice lives in the URL (`?q=<id>`), so a question can be linked."""
     by_id = {q.id: q for q in questions}
-    if st.session_state.get("q") not in by_id:
-        st.session_state.pop("q", None)
-    qid = st.selectbox(QUESTION.get(current), list(by_id), key="q", bind="query-params",
-                       format_func=lambda i: question_label(by_id[i], current))
+    qid = url_select(QUESTION.get(current), list(by_id), "q", lambda i: question_label(by_id[i], current))
     return by_id[qid]
 
 
 def question_label(question: Question, current: str) -> str:
+    """Title and difficulty, marked 🧪 when the question has a demo."""
     marker = " 🧪" if question.demo else ""
     return f"{question.title.get(current)} · {DIFFICULTIES[question.difficulty].get(current)}{marker}"
 
@@ -327,6 +360,7 @@ def question_card(question: Question, current: str) -> None:
 
 
 def bullets(heading: T, items: tuple[T, ...], current: str) -> None:
+    """A bold heading over a bullet list; nothing when there are no items."""
     if items:
         st.markdown(f"**{heading.get(current)}**\n\n" + "\n".join(f"- {item.get(current)}" for item in items))
 
@@ -455,6 +489,7 @@ def live_job(slot: str) -> None:
 
 
 def running_view(job: Job, slot: str, current: str) -> None:
+    """Progress bar with the current stage or step, and the live loss curve."""
     events = job.events()
     note = latest_note(events)
     last = events[-1] if events else None
@@ -483,6 +518,7 @@ def live_figure(curves: dict[str, list[float]], current: str) -> go.Figure:
 
 
 def finished_job(job: Job, slot: str, current: str) -> None:
+    """The result, the failure message, or that the run was stopped."""
     if job.state is State.DONE:
         show_result(job, slot, current)
     elif job.state is State.FAILED:
@@ -509,6 +545,7 @@ def show_result(job: Job, slot: str, current: str) -> None:
 
 
 def metric_rows(result: Result, current: str) -> list[dict[str, Any]]:
+    """Every metric as a (name, value) row."""
     return [{METRIC.get(current): name, VALUE.get(current): value} for name, value in result.metrics.items()]
 
 

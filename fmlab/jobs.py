@@ -8,9 +8,12 @@ running the same preset computes it once. Plain Python: no Streamlit here.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+import time
+import weakref
 from collections import OrderedDict, deque
 from enum import StrEnum
 from typing import Any
@@ -120,14 +123,17 @@ class Job:
 
     @property
     def demo(self) -> Demo:
+        """The demo being run."""
         return self._run.demo
 
     @property
     def cfg(self) -> Any:
+        """The config it runs with."""
         return self._run.cfg
 
     @property
     def state(self) -> State:
+        """Cancelled once this submitter withdrew, else the run's state."""
         return State.CANCELLED if self._withdrawn else self._run.state
 
     @property
@@ -137,6 +143,7 @@ class Job:
 
     @property
     def fraction(self) -> float:
+        """Share of the run done, in [0, 1]; never goes down."""
         return self._run.fraction
 
     @property
@@ -146,10 +153,12 @@ class Job:
 
     @property
     def result(self) -> Result | None:
+        """The result once done, else None."""
         return self._run.result if self.state is State.DONE else None
 
     @property
     def error(self) -> T | None:
+        """The bilingual failure message once failed, else None."""
         return self._run.error if self.state is State.FAILED else None
 
     def events(self, since: int = 0) -> list[Event]:
@@ -194,6 +203,7 @@ class Runner:
         self._live: dict[tuple, _Run] = {}
         self._done: OrderedDict[tuple, _Run] = OrderedDict()
         self._running = 0
+        _RUNNERS.add(self)
 
     def submit(self, demo: Demo, cfg: Any) -> Job:
         """A job for `demo.run(cfg)`: the cached result, the identical run in flight, or a new run."""
@@ -220,11 +230,24 @@ class Runner:
 
     @property
     def running(self) -> int:
+        """How many runs are training now."""
         return self._running
 
     @property
     def queued(self) -> int:
+        """How many runs wait for a slot."""
         return len(self._queue)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every queued or running run and wait up to `timeout` seconds for them to stop."""
+        with self._cond:
+            runs = list(self._live.values())
+            for run in runs:
+                run.stop.set()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for run in runs:
+            run.finished.wait(max(0.0, deadline - time.monotonic()))
 
     def wake(self) -> None:
         """Let waiting runs re-check whether they were cancelled."""
@@ -271,6 +294,16 @@ class Runner:
                     self._done.popitem(last=False)
 
 
+_RUNNERS: weakref.WeakSet[Runner] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    """At exit, stop runs still going: torch aborts the process if a thread is killed mid-operation."""
+    for runner in list(_RUNNERS):
+        runner.shutdown()
+
+
 class JobSet:
     """The jobs one browser session started, by panel; `cancel_all()` when the session ends."""
 
@@ -279,6 +312,7 @@ class JobSet:
         self._lock = threading.Lock()
 
     def get(self, slot: str) -> Job | None:
+        """The job of one panel, if it started one."""
         with self._lock:
             return self._jobs.get(slot)
 
@@ -290,6 +324,7 @@ class JobSet:
             old.cancel()
 
     def cancel_all(self) -> None:
+        """Withdraw from every job (the session ended)."""
         with self._lock:
             jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:

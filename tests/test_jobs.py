@@ -17,6 +17,8 @@ FAILURES = ("", "config", "crash")
 
 @dataclass(frozen=True)
 class Config(DemoConfig):
+    """Settings of the fake demo: how long it runs and how it fails."""
+
     steps: int = param(3, low=1, high=100_000, help=_("Steps", "步数"))
     pause: float = param(0.0, low=0.0, high=1.0, help=_("Seconds per step", "每步秒数"))
     seed: int = param(0, low=0, high=1000, help=_("Seed", "种子"))
@@ -193,3 +195,13 @@ def test_a_job_set_cancels_what_it_replaces_and_everything_on_release(fake):
     jobs.cancel_all()
     assert new.state is State.CANCELLED and jobs.get("panel") is None
     eventually(lambda: fake.active == 0)
+
+
+def test_shutdown_stops_queued_and_running_runs(fake):
+    runner = Runner(1)
+    running = runner.submit(fake.demo, Config(steps=100_000, pause=0.001))
+    queued = runner.submit(fake.demo, Config(steps=100_000, pause=0.001, seed=1))
+    eventually(lambda: running.state is State.RUNNING)
+    runner.shutdown(timeout=5)
+    assert running.state is State.CANCELLED and queued.state is State.CANCELLED
+    assert fake.calls == 1 and fake.active == 0

@@ -1,0 +1,190 @@
+"""The Streamlit app under AppTest: every page renders in both languages, a demo runs from its form."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from fmlab import bank
+from fmlab.bank import CATEGORIES
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))]
+TIMEOUT = 60  # the first run imports torch and the demos
+
+QUESTION = """\
+id: {qid}
+category: optimization
+difficulty: medium
+occurrences: ["000:1"]
+tags: [adam, sgd]
+title: {{en: "Why does Adam train faster than SGD?", zh: "为什么 Adam 比 SGD 训练得快？"}}
+question: {{en: "Compare **Adam** with plain SGD.", zh: "比较 **Adam** 与普通 SGD。"}}
+answer: {{en: "Adam scales each step by a running RMS of the gradient.", zh: "Adam 用梯度的滑动均方根缩放每一步。"}}
+key_points:
+  - {{en: "Per-parameter step sizes", zh: "逐参数的步长"}}
+mistakes:
+  - {{en: "Adam always generalises better", zh: "Adam 总是泛化更好"}}
+code: |
+  import torch
+  print(torch.optim.Adam)
+demo:
+  id: optimizers
+  preset: {{optimizers: [sgd, adam], epochs: 1, surface_steps: 20}}
+quiz:
+{quiz}
+"""
+QUIZ_ITEM = """\
+  - kind: choice
+    prompt: {en: "Pick one {n}", zh: "选一个 {n}"}
+    options: [{en: "yes", zh: "是"}, {en: "no", zh: "否"}]
+    answer: 0
+    explain: {en: "because", zh: "因为"}
+"""
+
+
+def write_question(root: Path, qid: str) -> None:
+    quiz = "".join(QUIZ_ITEM.replace("{n}", str(n)) for n in range(3))
+    (root / f"{qid}.yaml").write_text(QUESTION.format(qid=qid, quiz=quiz), encoding="utf-8")
+
+
+@pytest.fixture
+def questions(tmp_path, monkeypatch) -> Path:
+    """A small bank: two good optimization questions and one malformed file."""
+    write_question(tmp_path, "adam-vs-sgd")
+    write_question(tmp_path, "adam-again")
+    (tmp_path / "broken.yaml").write_text("id: broken\ncategory: nowhere\n", encoding="utf-8")
+    monkeypatch.setattr(bank, "DEFAULT_ROOT", tmp_path)
+    ui.question_bank.clear()
+    yield tmp_path
+    ui.question_bank.clear()
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    """A fresh session that opens `page` first, as a deep link would."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    if page != "app.py":
+        at.switch_page(page)
+    return at.run()
+
+
+def expected_title(page: str) -> ui.T:
+    by_page = {path: CATEGORIES[cat] for cat, path in ui.category_pages().items()}
+    by_page.update({"app.py": ui.HOME, ui.QUESTIONS_PAGE: ui.BROWSER})
+    return by_page[page]
+
+
+def run_until(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
+    """Rerun the script (AppTest never fires run_every) until `done(at)` or the timeout."""
+    end = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < end, "the demo did not finish in time"
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
+def setting(at: AppTest, kind: str, name: str):
+    """The demo-form widget of one setting, whatever panel (preset) it belongs to."""
+    return next(w for w in getattr(at, kind) if w.key and w.key.endswith(f":{name}"))
+
+
+def plotly_charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_category_pages_are_found_from_the_page_files():
+    assert list(ui.category_pages()) == ["structure", "optimization", "explainability"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page, lang):
+    at = open_page(page, lang=lang)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == expected_title(page).get(lang)
+    assert at.radio(key="lang_switch").value == lang
+    assert at.query_params["lang"] == lang
+
+
+def test_the_language_switch_translates_the_page_and_the_url():
+    at = open_page("pages/2_optimization.py")
+    assert at.title[0].value == "Optimization"
+    at.radio(key="lang_switch").set_value("zh").run()
+    assert at.title[0].value == "优化方法"
+    assert at.query_params["lang"] == "zh"
+    assert at.get("form_submit_button")[0].label == "运行"
+
+
+def test_a_category_page_shows_the_card_and_the_preset(questions):
+    at = open_page("pages/2_optimization.py")
+    assert not at.exception
+    assert at.selectbox(key="q").value == "adam-again"
+    assert at.subheader[0].value == "Why does Adam train faster than SGD?"
+    assert at.expander[0].label == "Show answer"
+    assert "print(torch.optim.Adam)" in at.code[0].value
+    assert setting(at, "slider", "epochs").value == 1
+    assert setting(at, "multiselect", "optimizers").value == ["sgd", "adam"]
+
+
+def test_a_question_can_be_deep_linked(questions):
+    at = open_page("pages/2_optimization.py", q="adam-vs-sgd", lang="zh")
+    assert at.selectbox(key="q").value == "adam-vs-sgd"
+    assert at.subheader[0].value == "为什么 Adam 比 SGD 训练得快？"
+
+
+def test_a_demo_runs_from_its_form_and_shows_the_verdict(questions):
+    at = open_page("pages/2_optimization.py")
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_until(at, lambda at: at.success)
+    assert not at.exception
+    assert "trained fastest on digits" in at.success[0].value
+    assert len(plotly_charts(at)) >= 3
+    at.radio(key="lang_switch").set_value("zh").run()
+    assert "训练最快" in at.success[0].value
+
+
+def test_invalid_settings_show_a_bilingual_error_not_a_traceback(questions):
+    at = open_page("pages/2_optimization.py", lang="zh")
+    setting(at, "multiselect", "optimizers").set_value([])
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception
+    assert "请从" in at.error[0].value
+
+
+def test_stop_cancels_a_running_demo(questions):
+    at = open_page("pages/1_structure.py")
+    setting(at, "slider", "epochs").set_value(40)
+    at.get("form_submit_button")[0].click().run()
+    next(b for b in at.button if b.key and b.key.startswith("stop:")).click().run()
+    run_until(at, lambda at: at.info and "Stopped" in at.info[-1].value, timeout=10)
+    assert not at.success
+
+
+def test_the_browser_filters_and_reports_skipped_files(questions):
+    at = open_page(ui.QUESTIONS_PAGE)
+    assert not at.exception
+    assert "broken.yaml" in at.warning[0].value
+    assert at.selectbox(key="q").options == [
+        "Why does Adam train faster than SGD? · Medium 🧪", "Why does Adam train faster than SGD? · Medium 🧪"]
+    at.text_input(key="search").set_value("滑动均方根").run()
+    assert len(at.selectbox(key="q").options) == 2
+    at.selectbox(key="difficulty").set_value("hard").run()
+    assert at.info[0].value == "No question matches these filters."
+    assert at.query_params["difficulty"] == "hard"
+
+
+def test_the_browser_can_be_deep_linked_to_a_topic(questions):
+    at = open_page(ui.QUESTIONS_PAGE, category="structure", lang="zh")
+    assert at.selectbox(key="category").value == "structure"
+    assert at.info[0].value == "没有符合条件的题目。"
+    at.selectbox(key="category").set_value("all").run()
+    assert "category" not in at.query_params
+    assert len(at.selectbox(key="q").options) == 2

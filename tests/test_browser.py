@@ -1,0 +1,175 @@
+"""The app in a real browser: every page URL opened fresh (deep link), the language switch, a live demo run.
+
+Starts `streamlit run app.py` with FMLAB_SMOKE=1 (forms prefilled with each demo's fast smoke
+settings) and drives Debian's chromium through Playwright. Screenshots go to artifacts/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import ui
+from fmlab.bank import CATEGORIES
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+NAV_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'
+PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))]
+STARTUP = 90  # seconds for the server to answer its health check
+RUN_TIMEOUT = 120_000  # ms for a smoke demo run, torch import included
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
+
+
+def url_path(page: str) -> str:
+    """The URL path Streamlit gives a page file: `pages/2_optimization.py` -> `/optimization`."""
+    return "/" if page == "app.py" else "/" + re.sub(r"^\d+_", "", Path(page).stem)
+
+
+def expected_title(page: str) -> ui.T:
+    by_page = {path: CATEGORIES[cat] for cat, path in ui.category_pages().items()}
+    by_page.update({"app.py": ui.HOME, ui.QUESTIONS_PAGE: ui.BROWSER})
+    return by_page[page]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base: str, server: subprocess.Popen) -> None:
+    end = time.monotonic() + STARTUP
+    while time.monotonic() < end:
+        assert server.poll() is None, "streamlit exited during start-up"
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    """A streamlit server for this module's tests."""
+    port = free_port()
+    env = {**os.environ, "FMLAB_SMOKE": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def fresh_page(browser):
+    """A page in a brand-new context (no cookies, no session), as a first visit would be."""
+    contexts = []
+
+    def open_page(url: str, locale: str = "en-US"):
+        context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        settle(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def settle(page, timeout: int = 60_000) -> None:
+    """Wait until the script has run and the sidebar is drawn.
+
+    "notRunning" comes when the script ends, but widgets whose code the browser loads lazily
+    (radio, page links) can appear a moment later, so wait for them too.
+    """
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_selector("h1", timeout=timeout)
+    page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stRadio"]', timeout=timeout)
+    page.wait_for_function(f"document.querySelectorAll('{NAV_LINKS}').length === {len(PAGES)}", timeout=timeout)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def assert_healthy(page, title: str) -> None:
+    """No exception box, the right title, and the bilingual sidebar navigation."""
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator("h1").first.inner_text().strip() == title
+    assert page.locator(NAV_LINKS).count() == len(PAGES)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+
+
+@pytest.mark.parametrize("page_file", PAGES)
+def test_every_page_url_opened_first_shows_the_full_app(fresh_page, base_url, page_file):
+    page = fresh_page(base_url + url_path(page_file))
+    assert_healthy(page, expected_title(page_file).en)
+    shot(page, f"en-{Path(page_file).stem}")
+
+
+def test_a_chinese_browser_gets_chinese_and_links_keep_it(fresh_page, base_url):
+    page = fresh_page(base_url + "/", locale="zh-CN")
+    assert_healthy(page, ui.HOME.zh)
+    page.locator('[data-testid="stSidebar"]').get_by_text(CATEGORIES["optimization"].zh).click()
+    page.wait_for_url(re.compile(r"/optimization\?.*lang=zh"))
+    settle(page)
+    assert_healthy(page, CATEGORIES["optimization"].zh)
+    shot(page, "zh-optimization")
+
+
+def test_the_language_switch_turns_a_page_into_chinese(fresh_page, base_url):
+    page = fresh_page(base_url + "/questions")
+    assert_healthy(page, ui.BROWSER.en)
+    page.locator('[data-testid="stSidebar"]').get_by_text("中文", exact=True).click()
+    page.wait_for_function("() => document.querySelector('h1')?.innerText.trim() === '全部题目'")
+    settle(page)
+    assert_healthy(page, ui.BROWSER.zh)
+    assert "lang=zh" in page.url
+
+
+def test_a_demo_runs_live_and_shows_its_verdict_and_charts(fresh_page, base_url):
+    page = fresh_page(base_url + "/optimization?lang=en")
+    page.locator('[data-testid="stForm"]').first.get_by_role("button", name="Run").click()
+    page.wait_for_selector('[data-testid="stProgress"], [data-testid="stAlertContentSuccess"]', timeout=RUN_TIMEOUT)
+    shot(page, "run-live")
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=RUN_TIMEOUT)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot', timeout=RUN_TIMEOUT)
+    settle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text().strip()
+    page.locator('[data-testid="stAlertContentSuccess"]').first.scroll_into_view_if_needed()
+    shot(page, "run-done")

@@ -70,6 +70,13 @@ class Fit:
     def diverged(self) -> bool:
         return self.diverged_at is not None
 
+    def mean_loss(self, last: int) -> float:
+        """Mean training loss over the `last` steps; NaN if the run diverged or has no steps."""
+        losses = self.history["loss"]
+        if self.diverged or not losses:
+            return math.nan
+        return sum(losses[-last:]) / len(losses[-last:])
+
     def final(self, key: str) -> float:
         """Last recorded value of a series, or NaN when it is empty."""
         values = self.history.get(key) or [math.nan]

@@ -68,11 +68,11 @@ def as_rgb(X: Tensor) -> np.ndarray:
 
 def verdict(cfg: Config, m: dict[str, float]) -> T:
     second = METHOD_NAMES[cfg.method]
+    faithful = m["pointing_game"] - m["pointing_game_random"] > 0.15
     trust_en = ("Grad-CAM points at the object far more often for the trained net than for a random one, so the map "
-                "reflects what the model learned." if m["pointing_game"] - m["pointing_game_random"] > 0.15 else
+                "reflects what the model learned." if faithful else
                 "Careful: the random net's maps point almost as well, so these maps mostly track image contrast.")
-    trust_zh = ("训练后网络的 Grad-CAM 指向物体的比例远高于随机网络，说明热力图反映了模型学到的东西。"
-                if m["pointing_game"] - m["pointing_game_random"] > 0.15 else
+    trust_zh = ("训练后网络的 Grad-CAM 指向物体的比例远高于随机网络，说明热力图反映了模型学到的东西。" if faithful else
                 "注意：随机网络的热力图几乎同样准确，说明这些热力图主要反映的是图像对比度。")
     return _(f"Test accuracy {m['accuracy']:.1%}. Grad-CAM's peak fell inside the object's box for "
              f"{m['pointing_game']:.1%} of test images ({second}: {m['pointing_game_second']:.1%}); for the "

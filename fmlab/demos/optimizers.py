@@ -96,7 +96,7 @@ def trajectory(name: str, f: Callable[[Tensor], Tensor], start: tuple[float, flo
     p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     opt = make_optimizer(name, [p], lr)
     path = [p.detach().clone()]
-    for _ in range(steps):
+    for _step in range(steps):
         opt.zero_grad()
         f(p).backward()
         opt.step()
@@ -121,11 +121,7 @@ def race(cfg: Config, report: Report) -> dict[str, dict]:
 
 def final_loss(run) -> float:
     """Mean training loss over the last epoch's worth of steps (NaN if it diverged)."""
-    if run.diverged:
-        return float("nan")
-    losses = run.history["loss"]
-    tail = max(1, len(losses) // max(1, len(run.history["val_acc"])))
-    return float(np.mean(losses[-tail:]))
+    return run.mean_loss(max(1, len(run.history["loss"]) // max(1, len(run.history["val_acc"]))))
 
 
 def verdict(cfg: Config, runs: dict, dist: dict[str, float]) -> T:

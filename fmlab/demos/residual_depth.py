@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch.nn.functional as F
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from .. import data, plots
 from ..demo import Chart, Demo, Report, Result, part, silent
@@ -59,10 +58,7 @@ def layer_grad_norms(model: MLP, X: torch.Tensor, y: torch.Tensor) -> list[float
 
 def final_loss(run: Fit) -> float:
     """Mean training loss over the last 10% of steps (NaN if the run diverged)."""
-    losses = run.history["loss"]
-    if run.diverged or not losses:
-        return float("nan")
-    return float(np.mean(losses[-max(1, len(losses) // 10):]))
+    return run.mean_loss(max(1, len(run.history["loss"]) // 10))
 
 
 def first_to_last(norms: list[float]) -> float:

@@ -99,7 +99,7 @@ LOSS = _("loss", "损失")
 STOPPED = _("Stopped. Press Run to start again.", "已停止。点击运行可重新开始。")
 CACHED = _("Shown from the shared cache: someone ran these exact settings already.",
            "来自共享缓存：已有人用完全相同的设置运行过。")
-ALL_METRICS = _("All metrics", "全部指标")
+ALL_METRICS = _("All metrics (names as in the CLI's JSON)", "全部指标（名称与命令行 JSON 中一致）")
 METRIC = _("metric", "指标")
 VALUE = _("value", "数值")
 SOURCE = _("Source code of this demo", "本演示的源代码")
@@ -427,10 +427,12 @@ def setting_widget(p: Param, value: Any, key: str, current: str) -> Any:
     if p.kind is bool:
         return st.checkbox(label, value=value, help=help, key=key)
     if p.kind is tuple:
-        picked = st.multiselect(label, p.choices, default=list(value), help=help, key=key)
+        picked = st.multiselect(label, p.choices, default=list(value), help=help, key=key,
+                                format_func=lambda c: p.show(c, current))
         return tuple(c for c in p.choices if c in picked)  # choice order, so equal picks share a cache entry
     if p.choices is not None:
-        return st.selectbox(label, p.choices, index=p.choices.index(value), help=help, key=key)
+        return st.selectbox(label, p.choices, index=p.choices.index(value), help=help, key=key,
+                            format_func=lambda c: p.show(c, current))
     if p.kind is float and p.log and p.low and p.high:
         return st.select_slider(label, log_grid(p.low, p.high, value), value=value, format_func="{:g}".format,
                                 help=help, key=key)
@@ -534,12 +536,12 @@ def show_result(job: Job, slot: str, current: str) -> None:
     if job.cached:
         st.caption(CACHED.get(current))
     if demo.key_metric in result.metrics:
-        st.metric(demo.key_metric, f"{result.metrics[demo.key_metric]:.4g}")
+        st.metric(demo.key_label.get(current), f"{result.metrics[demo.key_metric]:.4g}")
     for i, chart in enumerate(result.charts):
         show_chart(chart, f"{slot}:chart:{i}", current)
-    for name, rows in result.tables.items():
-        st.markdown(f"**{name}**")
-        st.dataframe(rows, hide_index=True)
+    for table in result.tables:
+        st.markdown(f"**{table.title.get(current)}**")
+        st.dataframe(table.frame(current), hide_index=True)
     with st.expander(ALL_METRICS.get(current)):
         st.dataframe(metric_rows(result, current), hide_index=True)
 

@@ -28,8 +28,9 @@ def stderr_progress(demo_id: str):
     def report(event: Event) -> None:
         if event.kind == "step" and event.step % 10:
             return
-        loss = event.metrics.get("loss")
-        detail = event.note.en if event.note else (f"step {event.step}" + (f" loss {loss:.4f}" if loss else ""))
+        numbers = " ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
+        where = f"epoch {event.epoch}" if event.kind == "epoch" else f"step {event.step}"
+        detail = event.note.en if event.note else f"{where} {numbers}"
         print(f"\r[{demo_id}] {event.fraction:6.1%} {event.run} {detail}".ljust(78), end="", file=sys.stderr)
 
     return report

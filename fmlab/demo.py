@@ -60,6 +60,19 @@ class Chart:
     caption: T | None = None
 
 
+@dataclass(frozen=True)
+class Table:
+    """Rows of numbers with bilingual column headers; `columns` maps each row key to its header."""
+
+    title: T
+    columns: dict[str, T]
+    rows: list[dict[str, Any]]
+
+    def frame(self, lang: str) -> list[dict[str, Any]]:
+        """The rows with headers in `lang`, ready for st.dataframe or pandas."""
+        return [{label.get(lang): row[key] for key, label in self.columns.items()} for row in self.rows]
+
+
 @dataclass
 class Result:
     """What a run showed.
@@ -67,13 +80,14 @@ class Result:
     metrics: headline numbers (finite floats unless a run diverged).
     history: run name -> series name -> values per step or epoch.
     verdict: what this run showed, in numbers, computed from the run.
+    tables: per-run summaries with bilingual headers.
     """
 
     metrics: dict[str, float]
     verdict: T
     history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
 
     def finite(self) -> bool:
         return all(math.isfinite(v) for v in self.metrics.values())
@@ -91,6 +105,7 @@ class Demo:
     run: Callable[..., Result]
     smoke: dict[str, Any]
     key_metric: str
+    key_label: T
     module: str = ""
 
     def __post_init__(self) -> None:

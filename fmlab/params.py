@@ -33,6 +33,12 @@ class Param:
     high: float | None = None
     choices: tuple | None = None
     log: bool = False
+    choice_labels: dict | None = None  # choice -> T, where a choice's id is not a word a learner reads
+
+    def show(self, choice: Any, lang: str) -> str:
+        """How a choice is displayed: its bilingual label if declared, else the value itself."""
+        label = (self.choice_labels or {}).get(choice)
+        return label.get(lang) if label is not None else str(choice)
 
     @property
     def kind(self) -> type:
@@ -69,11 +75,12 @@ class Param:
 
 
 def param(default: Any, *, help: T, label: T | None = None, low: float | None = None,
-          high: float | None = None, choices: tuple | None = None, log: bool = False) -> Any:
+          high: float | None = None, choices: tuple | None = None, log: bool = False,
+          choice_labels: dict | None = None) -> Any:
     """A dataclass field that carries its own declaration (see `Param`)."""
     if isinstance(default, list):
         raise TypeError("use a tuple, not a list, so the config stays hashable")
-    meta = dict(help=help, label=label, low=low, high=high, choices=choices, log=log)
+    meta = dict(help=help, label=label, low=low, high=high, choices=choices, log=log, choice_labels=choice_labels)
     return field(default=default, metadata={"fmlab": meta})
 
 
@@ -101,7 +108,8 @@ def params(config_cls: type) -> list[Param]:
             raise TypeError(f"{config_cls.__name__}.{f.name} must be declared with param(...)")
         label = meta["label"] or _(f.name.replace("_", " ").capitalize(), meta["help"].zh)
         out.append(Param(name=f.name, default=f.default, help=meta["help"], label=label,
-                         low=meta["low"], high=meta["high"], choices=meta["choices"], log=meta["log"]))
+                         low=meta["low"], high=meta["high"], choices=meta["choices"], log=meta["log"],
+                         choice_labels=meta["choice_labels"]))
     return out
 
 

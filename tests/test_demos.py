@@ -23,8 +23,12 @@ def test_declaration(smoke):
     demo, _, _ = smoke
     assert demo.id == demo.id.lower() and " " not in demo.id and "_" not in demo.id
     assert demo.title.en and demo.title.zh and demo.summary.en and demo.summary.zh
+    assert demo.key_label.en and demo.key_label.zh
     for p in params(demo.config):
         assert p.help.en and p.help.zh and p.label.en and p.label.zh
+        if p.choice_labels is not None:  # declared labels cover every choice, in both languages
+            assert set(p.choice_labels) == set(p.choices)
+            assert all(t.en and t.zh for t in p.choice_labels.values())
     demo.config()  # the defaults are valid
     assert hash(demo.config()) == hash(demo.config())
 
@@ -46,6 +50,9 @@ def test_smoke_result(smoke):
     for chart in result.charts:
         for lang in ("en", "zh"):
             assert isinstance(chart.plot(lang), go.Figure)
+    for table in result.tables:
+        assert table.rows and all(set(row) == set(table.columns) for row in table.rows)
+        assert [list(r) for r in table.frame("zh")][0] == [t.zh for t in table.columns.values()]
 
 
 def test_same_seed_same_metrics(smoke):

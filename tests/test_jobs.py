@@ -36,7 +36,7 @@ class Fake:
         self.max_active = 0
         self._lock = threading.Lock()
         self.demo = Demo("fake", _("Fake", "假"), _("A fake demo", "假演示"), "structure", Config, self.run,
-                         smoke={}, key_metric="loss", module=__name__)
+                         smoke={}, key_metric="loss", key_label=_("loss", "损失"), module=__name__)
 
     def run(self, cfg: Config, report) -> Result:
         with self._lock:

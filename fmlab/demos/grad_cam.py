@@ -23,8 +23,9 @@ from ..params import DemoConfig, param
 from ..text import T, _
 
 METHODS = ("integrated-gradients", "saliency", "occlusion")
-METHOD_NAMES = {"grad-cam": "Grad-CAM", "integrated-gradients": "Integrated Gradients",
-                "saliency": "Saliency", "occlusion": "Occlusion"}
+METHOD_NAMES = {"integrated-gradients": _("Integrated Gradients", "积分梯度"),
+                "saliency": _("Saliency", "显著图"), "occlusion": _("Occlusion", "遮挡")}
+RANDOM_NET = _("Grad-CAM (random net)", "Grad-CAM（随机网络）")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Config(DemoConfig):
     num_images: int = param(2000, low=300, high=6000, label=_("Images", "图像数量"),
                             help=_("Generated images; a quarter is held out for testing",
                                    "生成的图像数量，其中四分之一留作测试"))
-    method: str = param("integrated-gradients", choices=METHODS, label=_("Second method", "第二种方法"),
+    method: str = param("integrated-gradients", choices=METHODS, choice_labels=METHOD_NAMES,
+                        label=_("Second method", "第二种方法"),
                         help=_("Attribution shown and scored beside Grad-CAM", "与 Grad-CAM 一同展示并评分的归因方法"))
     seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
                       help=_("Same seed, same run", "相同种子，相同结果"))
@@ -75,10 +77,10 @@ def verdict(cfg: Config, m: dict[str, float]) -> T:
     trust_zh = ("训练后网络的 Grad-CAM 指向物体的比例远高于随机网络，说明热力图反映了模型学到的东西。" if faithful else
                 "注意：随机网络的热力图几乎同样准确，说明这些热力图主要反映的是图像对比度。")
     return _(f"Test accuracy {m['accuracy']:.1%}. Grad-CAM's peak fell inside the object's box for "
-             f"{m['pointing_game']:.1%} of test images ({second}: {m['pointing_game_second']:.1%}); for the "
+             f"{m['pointing_game']:.1%} of test images ({second.en}: {m['pointing_game_second']:.1%}); for the "
              f"randomly initialised net Grad-CAM scored {m['pointing_game_random']:.1%}. {trust_en}",
              f"测试准确率 {m['accuracy']:.1%}。Grad-CAM 的峰值落在物体框内的测试图像比例为 {m['pointing_game']:.1%}"
-             f"（{second}：{m['pointing_game_second']:.1%}）；随机初始化网络的 Grad-CAM 得分为 "
+             f"（{second.zh}：{m['pointing_game_second']:.1%}）；随机初始化网络的 Grad-CAM 得分为 "
              f"{m['pointing_game_random']:.1%}。{trust_zh}")
 
 
@@ -114,7 +116,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
         pred = model(X[show]).argmax(1)
     titles = [f"{split.classes[int(t)].en}{'' if int(p) == int(t) else ' ✗'}" for t, p in zip(y[show], pred)]
     rgb = np.stack([as_rgb(X[show])] * 3)  # (3, 8, H, W, 3)
-    rows = [_("image", "图像"), _("Grad-CAM", "Grad-CAM"), _(METHOD_NAMES[cfg.method], METHOD_NAMES[cfg.method])]
+    rows = [_("image", "图像"), _("Grad-CAM", "Grad-CAM"), METHOD_NAMES[cfg.method]]
     overlays = {1: cams[show].numpy(), 2: second[show].numpy()}
     random_overlay = {1: random_cams[show].numpy()}
     history = {"cnn": trained.history}
@@ -125,11 +127,11 @@ def run(cfg: Config, report: Report = silent) -> Result:
               lambda lang: plots.image_grid(rgb[:2], rows[:2], titles, lang, random_overlay, boxes[show].numpy())),
         Chart(_("Pointing game (share of peaks inside the box)", "指向游戏（峰值落在框内的比例）"),
               lambda lang: plots.bars({"Grad-CAM": metrics["pointing_game"],
-                                       METHOD_NAMES[cfg.method]: metrics["pointing_game_second"],
-                                       "Grad-CAM (random net)": metrics["pointing_game_random"]},
+                                       METHOD_NAMES[cfg.method].get(lang): metrics["pointing_game_second"],
+                                       RANDOM_NET.get(lang): metrics["pointing_game_random"]},
                                       _("method", "方法"), _("pointing game", "指向游戏得分"), lang)),
         Chart(_("Training", "训练过程"),
-              lambda lang: plots.curves({"train loss": trained.history["loss"]}, _("step", "步数"),
+              lambda lang: plots.curves({_("train loss", "训练损失").get(lang): trained.history["loss"]}, _("step", "步数"),
                                         _("loss", "损失"), lang)),
     ]
     return Result(metrics, verdict(cfg, metrics), history, charts)
@@ -145,4 +147,5 @@ DEMO = Demo(
     run=run,
     smoke=dict(epochs=1, num_images=300, method="saliency"),
     key_metric="pointing_game",
+    key_label=_("pointing game (Grad-CAM)", "指向游戏得分（Grad-CAM）"),
 )

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .. import data, plots
-from ..demo import Chart, Demo, Event, Report, Result, part, silent
+from ..demo import Chart, Demo, Event, Report, Result, Table, part, silent
 from ..fit import fit
 from ..nets import MLP, init_weights
 from ..params import DemoConfig, param
@@ -22,6 +22,8 @@ from ..text import T, _
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop")
 SURFACES = ("valley", "rosenbrock")
+SURFACE_NAMES = {"valley": _("narrow valley ½(x² + 25y²)", "狭长山谷 ½(x² + 25y²)"),
+                 "rosenbrock": _("Rosenbrock banana", "Rosenbrock 香蕉函数")}
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Config(DemoConfig):
                         help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
     batch_size: int = param(64, choices=(16, 32, 64, 128, 256), label=_("Batch size", "批大小"),
                             help=_("Examples per gradient step", "每次梯度更新使用的样本数"))
-    surface: str = param("valley", choices=SURFACES, label=_("2-D surface", "二维损失曲面"),
+    surface: str = param("valley", choices=SURFACES, choice_labels=SURFACE_NAMES,
+                         label=_("2-D surface", "二维损失曲面"),
                          help=_("valley: f = ½(x² + 25y²), condition number 25; rosenbrock: a curved banana valley",
                                 "valley：f = ½(x² + 25y²)，条件数 25；rosenbrock：弯曲的香蕉形山谷"))
     surface_lr: float = param(0.03, low=1e-4, high=1.0, log=True, label=_("Surface learning rate", "曲面学习率"),
@@ -188,11 +191,13 @@ def run(cfg: Config, report: Report = silent) -> Result:
               lambda lang: plots.contour_paths(xs, ys, zs, paths, surface.minimum, lang),
               caption=_("Contours are log-spaced; the star is the minimum.", "等高线按对数间隔；星号为最小值。")),
     ]
-    table = [{"optimizer": n, "final loss": round(metrics[f"loss_{n}"], 4),
-              "val acc": round(metrics[f"val_acc_{n}"], 4), "surface distance": round(dist[n], 4)}
-             for n in cfg.optimizers]
+    table = Table(_("Summary", "汇总"),
+                  {"optimizer": _("optimizer", "优化器"), "loss": _("final loss", "最终损失"),
+                   "acc": _("val accuracy", "验证准确率"), "dist": _("distance to surface minimum", "到曲面最小值的距离")},
+                  [{"optimizer": n, "loss": round(metrics[f"loss_{n}"], 4), "acc": round(metrics[f"val_acc_{n}"], 4),
+                    "dist": round(dist[n], 4)} for n in cfg.optimizers])
     history = {n: r.history for n, r in runs.items()}
-    return Result(metrics, verdict(cfg, runs, dist), history, charts, {"summary": table})
+    return Result(metrics, verdict(cfg, runs, dist), history, charts, [table])
 
 
 DEMO = Demo(
@@ -205,4 +210,5 @@ DEMO = Demo(
     run=run,
     smoke=dict(epochs=1, surface_steps=20),
     key_metric="best_val_acc",
+    key_label=_("best validation accuracy", "最佳验证准确率"),
 )

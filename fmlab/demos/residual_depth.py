@@ -13,19 +13,22 @@ import torch
 import torch.nn.functional as F
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, part, silent
+from ..demo import Chart, Demo, Report, Result, Table, part, silent
 from ..fit import Fit, fit
 from ..nets import MLP, init_weights
 from ..params import DemoConfig, param
 from ..text import T, _
 
 VARIANTS = ("plain", "plain+bn", "residual", "residual+bn")
+VARIANT_NAMES = {"plain": _("plain", "普通"), "plain+bn": _("plain + BatchNorm", "普通 + BatchNorm"),
+                 "residual": _("residual", "残差"), "residual+bn": _("residual + BatchNorm", "残差 + BatchNorm")}
 DEPTHS = (2, 5, 10, 20, 30, 40)
 
 
 @dataclass(frozen=True)
 class Config(DemoConfig):
-    variants: tuple = param(("plain", "residual"), choices=VARIANTS, label=_("Variants", "网络变体"),
+    variants: tuple = param(("plain", "residual"), choices=VARIANTS, choice_labels=VARIANT_NAMES,
+                            label=_("Variants", "网络变体"),
                             help=_("Plain or residual blocks, each with or without BatchNorm",
                                    "普通块或残差块，可选是否带 BatchNorm"))
     depths: tuple = param((2, 10, 20), choices=DEPTHS, label=_("Depths", "深度"),
@@ -132,10 +135,13 @@ def run(cfg: Config, report: Report = silent) -> Result:
                                            for v in cfg.variants}, _("depth (hidden blocks)", "深度（隐藏块数）"),
                                           _("final loss", "最终损失"), lang)),
     ]
-    table = [{"variant": v, "depth": d, "final loss": round(finals[f"{v} d{d}"], 4),
-              "val acc": round(accs[f"{v} d{d}"], 4)} for v, d in jobs]
+    table = Table(_("Summary", "汇总"),
+                  {"variant": _("variant", "变体"), "depth": _("depth", "深度"), "loss": _("final loss", "最终损失"),
+                   "acc": _("val accuracy", "验证准确率")},
+                  [{"variant": v, "depth": d, "loss": round(finals[f"{v} d{d}"], 4), "acc": round(accs[f"{v} d{d}"], 4)}
+                   for v, d in jobs])
     return Result(metrics, verdict(cfg, finals, accs, grad_norms), {n: r.history for n, r in runs.items()}, charts,
-                  {"summary": table})
+                  [table])
 
 
 DEMO = Demo(
@@ -148,4 +154,5 @@ DEMO = Demo(
     run=run,
     smoke=dict(depths=(2, 5), epochs=1),
     key_metric="deepest_best_acc",
+    key_label=_("best val accuracy at the greatest depth", "最大深度下的最佳验证准确率"),
 )

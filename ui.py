@@ -1,8 +1,9 @@
 """The Streamlit glue: page setup, navigation, question cards and the generic demo panel.
 
 Every page is a thin file that imports this module and makes one call. Training never
-runs in the script thread: `demo_panel` hands the run to a process-wide `fmlab.jobs.Runner`
-and polls it from a fragment, so clicking other widgets mid-run does not stop it.
+runs in the server process: `demo_panel` hands the run to a process-wide `fmlab.jobs.Runner`
+whose runs go to worker processes (`fmlab.workers.Pool`, one per core), and polls it from
+a fragment, so clicking other widgets mid-run does not stop it.
 """
 from __future__ import annotations
 
@@ -16,20 +17,17 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported: one core per concurrent run
+import plotly.graph_objects as go
+import streamlit as st
 
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from fmlab import __version__, bank, registry  # noqa: E402
-from fmlab.bank import CATEGORIES, DIFFICULTIES, Bank, Question  # noqa: E402
-from fmlab.demo import Chart, Demo, Result  # noqa: E402
-from fmlab.fit import configure_threads, pick_device  # noqa: E402
-from fmlab.jobs import Job, JobSet, Runner, State, latest_note, loss_curves  # noqa: E402
-from fmlab.params import ConfigError, Param, make, params  # noqa: E402
-from fmlab.text import LANGS, T, _  # noqa: E402
-
-configure_threads(1)
+from fmlab import __version__, bank, registry
+from fmlab.bank import CATEGORIES, DIFFICULTIES, Bank, Question
+from fmlab.demo import Chart, Demo, Result
+from fmlab.fit import pick_device
+from fmlab.jobs import Job, JobSet, Runner, State, latest_note, loss_curves
+from fmlab.params import ConfigError, Param, make, params
+from fmlab.text import LANGS, T, _
+from fmlab.workers import Pool
 
 ROOT = Path(__file__).resolve().parent
 HOME_PAGE = "app.py"
@@ -73,7 +71,7 @@ MISTAKES = _("Common mistakes", "常见错误")
 CODE = _("Code", "代码")
 SEEN = _("{difficulty} · asked {count}× · {tags}", "{difficulty} · 出现 {count} 次 · {tags}")
 NO_QUESTIONS = _("No questions in this topic yet; here are its demos.", "本主题暂无题目；以下是它的演示。")
-DEMO = _("Demo", "演示")
+DEMO = _("Demo: {title}", "演示：{title}")
 NO_DEMO = _("This question has no demo.", "这道题没有配套演示。")
 OPEN_DEMO = _("Open it with its demo", "打开题目及其演示")
 ALL = _("All", "全部")
@@ -110,8 +108,11 @@ SOURCE = _("Source code of this demo", "本演示的源代码")
 
 @st.cache_resource
 def runner() -> Runner:
-    """The one job runner of this server process: shared queue, cap and result cache."""
-    return Runner(max_concurrent=os.cpu_count())
+    """The one job runner of this server process: shared queue, cap, result cache, and worker processes."""
+    cores = os.cpu_count() or 1
+    pool = Pool(cores)
+    pool.warm()
+    return Runner(max_concurrent=cores, execute=pool.execute)
 
 
 @st.cache_resource(scope="session", on_release=JobSet.cancel_all)
@@ -377,7 +378,7 @@ def demo_panel(demo_id: str, preset: dict[str, Any] | None = None) -> None:
         st.warning(error.text.get(current), icon=":material/construction:")
         return
     slot = panel_slot(demo_id, preset or {})
-    st.subheader(f"{DEMO.get(current)}: {demo.title.get(current)}")
+    st.subheader(DEMO.format(title=demo.title.get(current)).get(current))
     st.caption(demo.summary.get(current))
     chosen = settings_form(demo, initial_values(demo, preset or {}, current), slot, current)
     if chosen is not None:

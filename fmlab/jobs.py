@@ -1,6 +1,7 @@
 """Running demos for a shared classroom server: a queue, a concurrency cap and a result cache.
 
-`Runner.submit(demo, cfg)` returns a `Job` at once and trains in a background thread.
+`Runner.submit(demo, cfg)` returns a `Job` at once and trains from a background thread: in
+that thread itself, or, given `execute=Pool(n).execute` (fmlab.workers), in a worker process.
 At most `max_concurrent` runs train at a time (a process-wide BoundedSemaphore); the rest
 wait in first-come order and know their place in the queue. A finished result is cached
 by (demo id, config), and identical submissions still in flight share one run, so a class
@@ -16,7 +17,7 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from .demo import Cancelled, Demo, Event, Result
 from .params import ConfigError
@@ -38,9 +39,17 @@ class State(StrEnum):
 FINISHED = (State.DONE, State.FAILED, State.CANCELLED)
 
 
+Execute = Callable[[Demo, Any, Callable[[Event], None], threading.Event], Result]
+
+
+def in_thread(demo: Demo, cfg: Any, report: Callable[[Event], None], stop: threading.Event) -> Result:
+    """Run the demo in the calling thread (`report` raises Cancelled once `stop` is set)."""
+    return demo.run(cfg, report)
+
+
 def failure(error: BaseException) -> T:
     """The bilingual message shown for a run that raised `error`."""
-    if isinstance(error, ConfigError):
+    if isinstance(getattr(error, "text", None), T):  # ConfigError, workers.RunFailed
         return error.text
     detail = f"{type(error).__name__}: {error}"
     return _(f"run failed: {detail}", f"运行失败：{detail}")
@@ -49,8 +58,8 @@ def failure(error: BaseException) -> T:
 class _Run:
     """One training run, shared by every job that asked for the same (demo, config)."""
 
-    def __init__(self, demo: Demo, cfg: Any):
-        self.demo, self.cfg = demo, cfg
+    def __init__(self, demo: Demo, cfg: Any, execute: Execute):
+        self.demo, self.cfg, self._execute = demo, cfg, execute
         self.key = (demo.id, cfg)
         self.state = State.QUEUED
         self.fraction = 0.0
@@ -101,9 +110,9 @@ class _Run:
         self.finished.set()
 
     def execute(self) -> None:
-        """Call `demo.run` and record how it ended."""
+        """Run the demo and record how it ended."""
         try:
-            result = self.demo.run(self.cfg, self.report)
+            result = self._execute(self.demo, self.cfg, self.report, self.stop)
         except Cancelled:
             self.finish(State.CANCELLED)
         except Exception as error:  # any demo error becomes a message, not a dead thread
@@ -194,8 +203,9 @@ def latest_note(events: list[Event]) -> T | None:
 class Runner:
     """Queue, cap and cache for demo runs; one per process, shared by every session."""
 
-    def __init__(self, max_concurrent: int | None = None, max_cached: int = 64):
+    def __init__(self, max_concurrent: int | None = None, max_cached: int = 64, execute: Execute = in_thread):
         self.max_concurrent = max_concurrent or os.cpu_count() or 1
+        self.execute = execute
         self.max_cached = max_cached
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
         self._cond = threading.Condition()
@@ -215,7 +225,7 @@ class Runner:
             run = self._live.get(key)
             if run is not None and run.join():
                 return Job(self, run)
-            run = _Run(demo, cfg)
+            run = _Run(demo, cfg, self.execute)
             run.join()
             self._live[key] = run
             self._queue.append(run)

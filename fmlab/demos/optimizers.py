@@ -21,6 +21,8 @@ from ..params import DemoConfig, param
 from ..text import T, _
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop")
+OPTIMIZER_NAMES = {"sgd": _("SGD", "SGD"), "momentum": _("SGD + momentum", "SGD + 动量"), "adam": _("Adam", "Adam"),
+                   "adamw": _("AdamW", "AdamW"), "adagrad": _("Adagrad", "Adagrad"), "rmsprop": _("RMSprop", "RMSprop")}
 SURFACES = ("valley", "rosenbrock")
 SURFACE_NAMES = {"valley": _("narrow valley ½(x² + 25y²)", "狭长山谷 ½(x² + 25y²)"),
                  "rosenbrock": _("Rosenbrock banana", "Rosenbrock 香蕉函数")}
@@ -28,7 +30,8 @@ SURFACE_NAMES = {"valley": _("narrow valley ½(x² + 25y²)", "狭长山谷 ½(x
 
 @dataclass(frozen=True)
 class Config(DemoConfig):
-    optimizers: tuple = param(OPTIMIZERS, choices=OPTIMIZERS, label=_("Optimizers", "优化器"),
+    optimizers: tuple = param(OPTIMIZERS, choices=OPTIMIZERS, choice_labels=OPTIMIZER_NAMES,
+                              label=_("Optimizers", "优化器"),
                               help=_("Which optimizers race", "参与比较的优化器"))
     lr: float = param(0.01, low=1e-4, high=1.0, log=True, label=_("Learning rate", "学习率"),
                       help=_("One learning rate shared by all optimizers on digits",

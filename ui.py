@@ -74,6 +74,7 @@ NO_QUESTIONS = _("No questions in this topic yet; here are its demos.", "本主�
 DEMO = _("Demo: {title}", "演示：{title}")
 NO_DEMO = _("This question has no demo.", "这道题没有配套演示。")
 OPEN_DEMO = _("Open it with its demo", "打开题目及其演示")
+COMING_SOON = _("Live demo `{demo}`: coming soon.", "在线演示 `{demo}`：即将推出。")
 ALL = _("All", "全部")
 ANY = "all"  # the filter option meaning "no filter"; never a category or difficulty key
 CATEGORY = _("Topic", "主题")
@@ -285,8 +286,10 @@ def questions_browser() -> None:
         return
     question = pick_question(found, current)
     question_card(question, current)
-    if question.demo and question.category in category_pages():
+    if question.demo in registry.demos() and question.category in category_pages():
         page_link(category_pages()[question.category], OPEN_DEMO, ":material/science:", q=question.id)
+    elif question.demo:
+        st.caption(COMING_SOON.format(demo=question.demo).get(current))
 
 
 def question_filters(current: str) -> tuple[str | None, str | None, str]:
@@ -339,8 +342,8 @@ def pick_question(questions: list[Question], current: str) -> Question:
 
 
 def question_label(question: Question, current: str) -> str:
-    """Title and difficulty, marked 🧪 when the question has a demo."""
-    marker = " 🧪" if question.demo else ""
+    """Title and difficulty, marked 🧪 when the question's demo can be run."""
+    marker = " 🧪" if question.demo in registry.demos() else ""
     return f"{question.title.get(current)} · {DIFFICULTIES[question.difficulty].get(current)}{marker}"
 
 
@@ -372,11 +375,10 @@ def bullets(heading: T, items: tuple[T, ...], current: str) -> None:
 def demo_panel(demo_id: str, preset: dict[str, Any] | None = None) -> None:
     """Settings form, live progress and results for any demo, started from `preset`."""
     current = lang()
-    try:
-        demo = registry.get(demo_id)
-    except ConfigError as error:
-        st.warning(error.text.get(current), icon=":material/construction:")
+    if demo_id not in registry.demos():
+        st.info(COMING_SOON.format(demo=demo_id).get(current), icon=":material/construction:")
         return
+    demo = registry.get(demo_id)
     slot = panel_slot(demo_id, preset or {})
     st.subheader(DEMO.format(title=demo.title.get(current)).get(current))
     st.caption(demo.summary.get(current))

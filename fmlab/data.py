@@ -148,3 +148,23 @@ def toy2d(name: str = "moons", num: int = 600, noise: float = 0.15, seed: int = 
     X = (X + noise * rng.standard_normal(X.shape)).astype(np.float32)
     X_tr, y_tr, X_va, y_va, _e = _split(X, y.astype(np.int64), val_fraction, seed)
     return Split(X_tr, y_tr, X_va, y_va, [_("class 0", "类别 0"), _("class 1", "类别 1")])
+
+
+MARK = 10  # the marker token of `pointer`; ordinary tokens are 0..9
+
+
+def pointer(num: int = 5000, length: int = 10, seed: int = 0, val_fraction: float = 0.2) -> Split:
+    """Sequences of `length` tokens in 0..9 with one MARK token; the label is the token right after MARK.
+
+    X (N, length) int64 token ids (vocabulary 11), y (N,) in 0..9. The MARK sits at a random
+    position, so no fixed position holds the answer: a model must find it by content.
+    extras["mark"] (validation rows): the MARK's position.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, MARK, (num, length))
+    mark = rng.integers(0, length - 1, num)  # never last: a token must follow it
+    X[np.arange(num), mark] = MARK
+    y = X[np.arange(num), mark + 1]
+    X_tr, y_tr, X_va, y_va, extras = _split(X.astype(np.int64), y.astype(np.int64), val_fraction, seed,
+                                            {"mark": mark.astype(np.int64)})
+    return Split(X_tr, y_tr, X_va, y_va, DIGIT_NAMES, extras)

@@ -88,3 +88,12 @@ def lines_xy(series: dict[str, tuple[Sequence[float], Sequence[float]]], x: T, y
         fig.add_scatter(x=list(xs), y=list(ys), mode="lines+markers", name=name,
                         line=dict(color=PALETTE[i % len(PALETTE)]))
     return _layout(fig, x, y, lang, log_y)
+
+
+def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], x: T, y: T, lang: str,
+            zmax: float | None = None) -> go.Figure:
+    """A matrix (rows = y_labels, columns = x_labels) as a heatmap, first row at the top."""
+    fig = go.Figure(go.Heatmap(z=z, x=[str(v) for v in x_labels], y=[str(v) for v in y_labels], zmin=0, zmax=zmax,
+                               colorscale="Blues", hovertemplate="%{y} → %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, x, y, lang)

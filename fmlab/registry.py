@@ -12,6 +12,7 @@ MODULES = (
     "fmlab.demos.optimizers",
     "fmlab.demos.residual_depth",
     "fmlab.demos.grad_cam",
+    "fmlab.demos.self_attention",
 )
 
 

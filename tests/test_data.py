@@ -58,3 +58,13 @@ def test_toy2d(name):
 def test_toy2d_unknown_name():
     with pytest.raises(ValueError, match="unknown toy set"):
         data.toy2d("donuts")
+
+
+def test_pointer_labels_are_the_token_after_mark():
+    split = data.pointer(num=200, length=8, seed=1)
+    X, y, mark = split.X_val, split.y_val, split.extras["mark"]
+    assert X.shape == (40, 8) and X.dtype == torch.int64
+    rows = torch.arange(len(X))
+    assert (X[rows, mark] == data.MARK).all() and ((X == data.MARK).sum(dim=1) == 1).all()
+    assert (y == X[rows, mark + 1]).all() and (mark < 7).all()
+    assert torch.equal(data.pointer(num=200, length=8, seed=1).X_train, split.X_train)

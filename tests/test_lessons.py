@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from fmlab.demos import grad_cam, optimizers, residual_depth
+from fmlab.demos import grad_cam, optimizers, residual_depth, self_attention
 
 
 def test_adam_beats_plain_sgd_at_the_default_lr():
@@ -42,3 +42,12 @@ def test_grad_cam_points_at_the_object():
     assert m["pointing_game"] >= 0.9
     assert m["pointing_game"] > m["pointing_game_random"] + 0.2  # the sanity check separates them
     assert m["max_diff_ours_vs_captum"] < 1e-4
+
+
+def test_self_attention_solves_the_pointer_task_that_mean_pooling_cannot():
+    cfg = self_attention.Config()
+    m = self_attention.run(cfg).metrics
+    assert m["acc_attention"] >= 0.9
+    assert m["acc_mean"] <= 0.5
+    assert m["pool_on_target"] >= 0.7  # the pooling query finds the token after MARK
+    assert m["target_to_mark"] > 3 / cfg.length  # that token looks back at MARK far above uniform

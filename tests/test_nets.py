@@ -1,7 +1,9 @@
 """Models: output shapes, the residual and BatchNorm toggles, attention weights, seeded init."""
 import torch
 
-from fmlab.nets import CNN, MLP, TinyTransformer, init_weights, num_params
+import torch.nn.functional as F
+
+from fmlab.nets import CNN, MLP, SelfAttention, TinyTransformer, init_weights, num_params
 
 
 def test_mlp_shapes_and_layers():
@@ -52,3 +54,14 @@ def test_init_weights_matches_pytorch_default_scale():
     layer = init_weights(MLP(256, 3), 0).stem  # default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     bound = 1 / 256 ** 0.5
     assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+
+
+def test_our_self_attention_equals_pytorch_scaled_dot_product_attention():
+    torch.manual_seed(0)
+    attn = SelfAttention(dim=8, heads=2)
+    x = torch.randn(3, 5, 8)  # (B, T, C)
+    ours, weights = attn(x)
+    q, k, v = (t.view(3, 5, 2, 4).transpose(1, 2) for t in attn.qkv(x).split(8, dim=2))  # (B, H, T, D)
+    theirs = attn.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(3, 5, 8))
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(3, 2, 5))

@@ -97,3 +97,15 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], x: 
                                colorscale="Blues", hovertemplate="%{y} → %{x}: %{z:.2f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, x, y, lang)
+
+
+def scatter_lines(x: np.ndarray, y: np.ndarray, highlight: np.ndarray, lines: dict[str, tuple], lang: str) -> go.Figure:
+    """Points (highlighted ones in red) with one straight line per name through its (xs, ys)."""
+    fig = go.Figure()
+    fig.add_scatter(x=x[~highlight], y=y[~highlight], mode="markers", marker=dict(size=5, color="#888"),
+                    name=T("data", "数据").get(lang))
+    fig.add_scatter(x=x[highlight], y=y[highlight], mode="markers", marker=dict(size=6, color="#d62728"),
+                    name=T("outliers", "离群点").get(lang))
+    for i, (name, (xs, ys)) in enumerate(lines.items()):
+        fig.add_scatter(x=list(xs), y=list(ys), mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)]))
+    return _layout(fig, T("x", "x"), T("y", "y"), lang)

@@ -13,6 +13,7 @@ MODULES = (
     "fmlab.demos.residual_depth",
     "fmlab.demos.grad_cam",
     "fmlab.demos.self_attention",
+    "fmlab.demos.loss_shapes",
 )
 
 

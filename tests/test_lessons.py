@@ -1,9 +1,11 @@
 """Each demo shows its lesson at its default config, with a margin."""
 import math
 
+import numpy as np
 import pytest
+import torch
 
-from fmlab.demos import grad_cam, optimizers, residual_depth, self_attention
+from fmlab.demos import grad_cam, loss_shapes, optimizers, residual_depth, self_attention
 
 
 def test_adam_beats_plain_sgd_at_the_default_lr():
@@ -51,3 +53,24 @@ def test_self_attention_solves_the_pointer_task_that_mean_pooling_cannot():
     assert m["acc_mean"] <= 0.5
     assert m["pool_on_target"] >= 0.7  # the pooling query finds the token after MARK
     assert m["target_to_mark"] > 3 / cfg.length  # that token looks back at MARK far above uniform
+
+
+def test_outliers_drag_the_mse_line_but_not_huber_or_l1():
+    cfg = loss_shapes.Config()
+    m = loss_shapes.run(cfg).metrics
+    assert m["line_error_mse"] > 4 * max(m["line_error_huber"], m["line_error_l1"])
+    assert max(m["line_error_huber"], m["line_error_l1"]) < 0.15
+    # the MSE fit is least squares: it matches numpy's closed-form solution
+    x, y, _outlier = loss_shapes.line_with_outliers(cfg)
+    design = np.c_[x.numpy(), np.ones(len(x))]
+    slope, intercept = np.linalg.lstsq(design, y.numpy()[:, 0], rcond=None)[0]
+    assert abs(m["slope_mse"] - slope) < 0.02 and abs(m["intercept_mse"] - intercept) < 0.02
+
+
+def test_loss_gradients_match_autograd():
+    r, _values, grads = loss_shapes.residual_curves(delta=1.0)
+    pred = torch.tensor(r, requires_grad=True)
+    for name, grad in grads.items():
+        (g,) = torch.autograd.grad(loss_shapes.loss_fn(name, 1.0)(pred, torch.zeros_like(pred)) * len(r), pred)
+        keep = np.abs(r) > 1e-9  # L1's gradient at exactly 0 is a convention
+        assert np.allclose(g.numpy()[keep], grad[keep], atol=1e-6), name

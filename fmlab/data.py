@@ -168,3 +168,21 @@ def pointer(num: int = 5000, length: int = 10, seed: int = 0, val_fraction: floa
     X_tr, y_tr, X_va, y_va, extras = _split(X.astype(np.int64), y.astype(np.int64), val_fraction, seed,
                                             {"mark": mark.astype(np.int64)})
     return Split(X_tr, y_tr, X_va, y_va, DIGIT_NAMES, extras)
+
+
+def sines(num: int = 2000, length: int = 60, classes: int = 4, noise: float = 0.3, seed: int = 0,
+          val_fraction: float = 0.25) -> Split:
+    """Noisy sine waves; the class is the frequency (1..classes cycles per sequence).
+
+    X (N, length, 1) float32, y (N,) in 0..classes-1. Random phase and amplitude, so only the
+    frequency tells the classes apart: a sequence model must integrate over many steps.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, num)
+    t = np.arange(length) / length
+    phase = rng.uniform(0, 2 * np.pi, (num, 1))
+    amplitude = rng.uniform(0.5, 1.5, (num, 1))
+    X = amplitude * np.sin(2 * np.pi * (y[:, None] + 1) * t + phase) + noise * rng.standard_normal((num, length))
+    X_tr, y_tr, X_va, y_va, _e = _split(X[..., None].astype(np.float32), y.astype(np.int64), val_fraction, seed)
+    names = [_(f"{k + 1} cycle(s)", f"{k + 1} 个周期") for k in range(classes)]
+    return Split(X_tr, y_tr, X_va, y_va, names)

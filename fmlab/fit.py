@@ -91,7 +91,7 @@ def diverged_note(step: int) -> T:
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor, Tensor], *,
         epochs: int, batch_size: int = 64, loss_fn: LossFn = F.cross_entropy,
         val: tuple[Tensor, Tensor] | None = None, seed: int = 0, report: Report = silent,
-        device: torch.device | None = None, clip: float | None = None,
+        device: torch.device | None = None, clip: float | None = None, track_grad_norm: bool = False,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> Fit:
     """Mini-batch training for `epochs` passes over `train` = (X, y).
 
@@ -99,6 +99,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     Event("epoch", metrics={"loss", "val_loss", "val_acc"}) when `val` is given.
     A non-finite loss stops training and sets `diverged_at`. The model's parameters
     are moved to `device` in place, so an optimizer built before the call still holds them.
+    `clip` rescales the gradient to at most that global L2 norm; with `clip` or
+    `track_grad_norm`, history["grad_norm"] holds each step's norm before clipping.
     """
     start = time.perf_counter()
     device = device or pick_device()
@@ -115,8 +117,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
             loss = loss_fn(model(X[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            if clip is not None or track_grad_norm:
+                norm = nn.utils.clip_grad_norm_(model.parameters(), math.inf if clip is None else clip)
+                out.history.setdefault("grad_norm", []).append(norm.item())
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

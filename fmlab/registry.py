@@ -14,6 +14,7 @@ MODULES = (
     "fmlab.demos.grad_cam",
     "fmlab.demos.self_attention",
     "fmlab.demos.loss_shapes",
+    "fmlab.demos.gradient_clipping",
 )
 
 

@@ -68,3 +68,10 @@ def test_pointer_labels_are_the_token_after_mark():
     assert (X[rows, mark] == data.MARK).all() and ((X == data.MARK).sum(dim=1) == 1).all()
     assert (y == X[rows, mark + 1]).all() and (mark < 7).all()
     assert torch.equal(data.pointer(num=200, length=8, seed=1).X_train, split.X_train)
+
+
+def test_sines_classes_are_frequencies():
+    split = data.sines(num=400, length=40, noise=0.0, seed=0)
+    assert split.X_train.shape == (300, 40, 1) and split.num_classes == 4
+    spectrum = torch.fft.rfft(split.X_train[..., 0]).abs()  # (N, 21)
+    assert (spectrum[:, 1:].argmax(dim=1) == split.y_train).all()  # peak at y + 1 cycles

@@ -63,3 +63,17 @@ def test_pick_device_honours_override(monkeypatch):
     monkeypatch.setenv("FMLAB_DEVICE", "cpu")
     assert pick_device().type == "cpu"
     assert pick_device("meta").type == "meta"
+
+
+def test_clipping_records_the_norm_before_clipping_and_caps_the_step():
+    torch.manual_seed(0)
+    X, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.mul_(100)  # a huge first gradient
+    start = [p.detach().clone() for p in model.parameters()]
+    out = fit(model, torch.optim.SGD(model.parameters(), lr=1.0), (X, y), epochs=1, batch_size=32, clip=0.5,
+              device=torch.device("cpu"))
+    assert out.history["grad_norm"][0] > 0.5  # recorded before clipping
+    step = torch.cat([(p.detach() - p0).flatten() for p, p0 in zip(model.parameters(), start)])
+    assert step.norm() <= 0.5 + 1e-4  # lr 1 times a gradient clipped to norm 0.5

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmlab.demos import grad_cam, loss_shapes, optimizers, residual_depth, self_attention
+from fmlab.demos import grad_cam, gradient_clipping, loss_shapes, optimizers, residual_depth, self_attention
 
 
 def test_adam_beats_plain_sgd_at_the_default_lr():
@@ -74,3 +74,10 @@ def test_loss_gradients_match_autograd():
         (g,) = torch.autograd.grad(loss_shapes.loss_fn(name, 1.0)(pred, torch.zeros_like(pred)) * len(r), pred)
         keep = np.abs(r) > 1e-9  # L1's gradient at exactly 0 is a convention
         assert np.allclose(g.numpy()[keep], grad[keep], atol=1e-6), name
+
+
+def test_clipping_rescues_the_rnn_that_exploding_gradients_break():
+    m = gradient_clipping.run(gradient_clipping.Config()).metrics
+    assert m["acc_unclipped"] < 0.5 and m["acc_clipped"] > 0.8
+    assert m["spike_unclipped"] > 10  # rare steps far above the typical gradient
+    assert m["loss_clipped"] < m["loss_unclipped"] - 0.5

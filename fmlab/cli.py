@@ -4,7 +4,7 @@
     python -m fmlab run optimizers --set lr=0.05 --set optimizers=sgd,adam --json
     python -m fmlab run --question optimization-optimizer-selection --json
     python -m fmlab bench [--json bench.json]
-    python -m fmlab bank --status
+    python -m fmlab bank --status | --samples
 """
 from __future__ import annotations
 
@@ -113,7 +113,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bank(args: argparse.Namespace) -> int:
     from . import bank
 
-    print("\n".join(bank.status_lines(bank.load())))
+    questions = bank.load()
+    lines = bank.sample_lines(questions) if args.samples else bank.status_lines(questions)
+    print("\n".join(lines))
     return 0
 
 
@@ -133,7 +135,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--overhead-repeats", type=int, default=5, help="repeats of the loop-overhead measurement")
     b.set_defaults(func=cmd_bench)
     k = sub.add_parser("bank", help="question bank report")
-    k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending")
+    k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")
+    k.add_argument("--samples", action="store_true", help="run every code sample and report its wall time")
     k.set_defaults(func=cmd_bank)
     return p
 

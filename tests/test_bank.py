@@ -1,10 +1,7 @@
 """The question bank: schema of every entry, runnable code samples, and a loader that skips bad files."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -99,13 +96,8 @@ def test_chinese_markdown_renders(q: bank.Question):
 
 
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.id)
-def test_code_sample_runs(q: bank.Question, tmp_path: Path):
-    script = tmp_path / "sample.py"
-    script.write_text(q.code, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["OMP_NUM_THREADS"] = "1"  # tiny tensors: threads only add contention on a shared CI machine
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=30)
+def test_code_sample_runs(q: bank.Question):
+    done = bank.run_sample(q, timeout=60)  # a hard cap for a loaded machine; `bank --samples` checks the 5 s target
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), f"{q.id}: the code sample printed nothing"
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from fmlab import bank
+from fmlab import bank, registry
 from fmlab.bank import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,11 @@ def plotly_charts(at: AppTest) -> list[dict]:
 
 
 def test_category_pages_are_found_from_the_page_files():
-    assert list(ui.category_pages()) == ["structure", "optimization", "explainability"]
+    pages = ui.category_pages()
+    assert list(pages) == [c for c in CATEGORIES if c in pages]  # in the bank's category order
+    assert all(Path(ui.ROOT / path).exists() for path in pages.values())
+    with_demos = {d.category for d in registry.demos().values()}
+    assert with_demos <= set(pages), "every category with a demo needs its page"
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -114,7 +118,7 @@ def test_every_page_renders(page, lang):
 
 
 def test_the_language_switch_translates_the_page_and_the_url():
-    at = open_page("pages/2_optimization.py")
+    at = open_page("pages/2_optimization.py", q="optimization-optimizer-selection")
     assert at.title[0].value == "Optimization"
     at.radio(key="lang_switch").set_value("zh").run()
     assert at.title[0].value == "优化方法"

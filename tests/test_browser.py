@@ -162,7 +162,7 @@ def test_the_language_switch_turns_a_page_into_chinese(fresh_page, base_url):
 
 
 def test_a_demo_runs_live_and_shows_its_verdict_and_charts(fresh_page, base_url):
-    page = fresh_page(base_url + "/optimization?lang=en")
+    page = fresh_page(base_url + "/optimization?lang=en&q=optimization-optimizer-selection")
     page.locator('[data-testid="stForm"]').first.get_by_role("button", name="Run").click()
     page.wait_for_selector('[data-testid="stProgress"], [data-testid="stAlertContentSuccess"]', timeout=RUN_TIMEOUT)
     shot(page, "run-live")

@@ -8,12 +8,7 @@ a bilingual message naming the file and the id, and every other file still loads
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -402,43 +397,4 @@ def status_lines(bank: Bank, lang: str = "en") -> list[str]:
     if bank.skipped:
         lines.append(f"{_('Skipped', '已跳过').get(lang)} ({len(bank.skipped)}):")
         lines += [f"  {s.message.get(lang)}" for s in bank.skipped]
-    return lines
-
-
-SAMPLE_SECONDS = 5.0  # target for every code sample on one CPU thread, imports included
-
-
-@dataclass(frozen=True)
-class SampleRun:
-    """How one question's code sample ran in a fresh interpreter."""
-
-    seconds: float
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_sample(question: Question, timeout: float = 60.0) -> SampleRun:
-    """Run the code sample in a subprocess, in an empty folder, one thread, no proxy (so no network)."""
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["OMP_NUM_THREADS"] = "1"  # small tensors: extra threads only add contention
-    with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "sample.py"
-        script.write_text(question.code, encoding="utf-8")
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-    return SampleRun(time.perf_counter() - start, done.returncode, done.stdout, done.stderr)
-
-
-def sample_lines(bank: Bank) -> list[str]:
-    """Each sample's wall time and exit status, slowest first, for `python -m fmlab bank --samples`."""
-    runs = {q.id: run_sample(q) for q in bank.questions}
-    lines = [f"{'seconds':>8s}  exit  question"]
-    for qid, r in sorted(runs.items(), key=lambda item: -item[1].seconds):
-        flag = "  > target" if r.seconds > SAMPLE_SECONDS else ""
-        lines.append(f"{r.seconds:8.2f}  {r.returncode:4d}  {qid}{flag}")
-    slow = sum(r.seconds > SAMPLE_SECONDS for r in runs.values())
-    failed = sum(r.returncode != 0 for r in runs.values())
-    lines.append(f"{len(runs)} samples, {failed} failed, {slow} over {SAMPLE_SECONDS:g} s")
     return lines

@@ -111,10 +111,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_bank(args: argparse.Namespace) -> int:
-    from . import bank
+    from . import bank, samples
 
     questions = bank.load()
-    lines = bank.sample_lines(questions) if args.samples else bank.status_lines(questions)
+    lines = samples.sample_lines(questions) if args.samples else bank.status_lines(questions)
     print("\n".join(lines))
     return 0
 
@@ -136,7 +136,7 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     k = sub.add_parser("bank", help="question bank report")
     k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")
-    k.add_argument("--samples", action="store_true", help="run every code sample and report its wall time")
+    k.add_argument("--samples", action="store_true", help="run every code sample and report its own time (after shared imports)")
     k.set_defaults(func=cmd_bank)
     return p
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fmlab import bank
+from fmlab import bank, samples
 from fmlab.params import make
 from fmlab.text import LANGS, T
 
@@ -97,9 +97,15 @@ def test_chinese_markdown_renders(q: bank.Question):
         assert not re.search(r"[\u4e00-\u9fff，。；：]\n[\u4e00-\u9fff]", text.zh), f"{q.id}: {where}: join the lines"
 
 
+@pytest.fixture(scope="module")
+def sample_host():
+    with samples.SampleHost() as host:
+        yield host
+
+
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.id)
-def test_code_sample_runs(q: bank.Question):
-    done = bank.run_sample(q, timeout=60)  # a hard cap for a loaded machine; `bank --samples` checks the 5 s target
+def test_code_sample_runs(q: bank.Question, sample_host: samples.SampleHost):
+    done = sample_host.run(q.code, timeout=60)  # a hard cap for a loaded machine; `bank --samples` checks 5 s
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), f"{q.id}: the code sample printed nothing"
 

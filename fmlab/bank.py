@@ -47,6 +47,7 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "questions"
 
 ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # ids appear in URLs and file names
 OCCURRENCE_PATTERN = re.compile(r"\d{3}:\d+")  # FILE:NUMBER, e.g. "000:1" = seed file 000, question 1
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 70 files in 0.3 s, not 5 s
 QUOTE_HINT = _(' (write it quoted, e.g. "000:1")', '（请加引号，例如 "000:1"）')
 FIELDS = ("id", "category", "difficulty", "occurrences", "tags", "title", "question", "answer",
           "key_points", "mistakes", "code", "demo", "quiz")
@@ -303,7 +304,7 @@ def _read(path: Path, demos: dict[str, Demo]) -> Question | Skipped:
     """One file as a Question, or as a Skipped entry naming the file, the id and the problem."""
     qid = None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             qid = data["id"]
         return _parse(data, path.stem, demos)

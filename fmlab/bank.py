@@ -7,7 +7,6 @@ a bilingual message naming the file and the id, and every other file still loads
 """
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,21 +351,8 @@ def load(root: Path | None = None) -> Bank:
 
 
 def registered_demos() -> dict[str, Demo]:
-    """Registered demos by id, leaving out any module the registry lists but that is not written yet."""
-    try:
-        return registry.demos()
-    except ModuleNotFoundError:
-        pass
-    found = {}
-    for name in registry.MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:  # the module exists but one of its imports is missing: a real error
-                raise
-            continue
-        found[module.DEMO.id] = module.DEMO
-    return found
+    """Registered demos by id."""
+    return registry.demos()
 
 
 def demo_status(bank: Bank) -> dict[str, list[str]]:

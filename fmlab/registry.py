@@ -1,27 +1,24 @@
-"""The list of demos. Add a module path here and the UI, CLI, tests and benchmark pick it up."""
+"""The list of demos: every module in fmlab/demos/. Add a file there and the UI, CLI, tests and benchmark pick it up."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from functools import cache
 
 from .demo import Demo
 from .params import ConfigError, make
 from .text import _
 
-MODULES = (
-    "fmlab.demos.optimizers",
-    "fmlab.demos.residual_depth",
-    "fmlab.demos.grad_cam",
-    "fmlab.demos.self_attention",
-    "fmlab.demos.loss_shapes",
-    "fmlab.demos.gradient_clipping",
-)
+def module_names() -> list[str]:
+    """The demo modules, in name order (each defines `Config`, `run` and `DEMO`)."""
+    package = importlib.import_module("fmlab.demos")
+    return sorted(f"fmlab.demos.{m.name}" for m in pkgutil.iter_modules(package.__path__))
 
 
 @cache
 def demos() -> dict[str, Demo]:
     """Every demo by id, imported on first use."""
-    found = [importlib.import_module(m).DEMO for m in MODULES]
+    found = [importlib.import_module(m).DEMO for m in module_names()]
     return {d.id: d for d in found}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import ui
+from fmlab import bank, registry
 from fmlab.bank import CATEGORIES
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -45,6 +46,15 @@ def expected_title(page: str) -> ui.T:
     by_page = {path: CATEGORIES[cat] for cat, path in ui.category_pages().items()}
     by_page.update({"app.py": ui.HOME, ui.QUESTIONS_PAGE: ui.BROWSER})
     return by_page[page]
+
+
+def first_runnable_question(category: str) -> str | None:
+    """The first question of a topic whose demo exists: the one the browser runs for that topic."""
+    demos = registry.demos()
+    return next((q.id for q in bank.load().in_category(category) if q.demo in demos), None)
+
+
+RUNNABLE = {cat: first_runnable_question(cat) for cat in ui.category_pages()}
 
 
 def free_port() -> int:
@@ -161,15 +171,16 @@ def test_the_language_switch_turns_a_page_into_chinese(fresh_page, base_url):
     assert "lang=zh" in page.url
 
 
-def test_a_demo_runs_live_and_shows_its_verdict_and_charts(fresh_page, base_url):
-    page = fresh_page(base_url + "/optimization?lang=en&q=optimization-optimizer-selection")
+@pytest.mark.parametrize("category", [cat for cat, qid in RUNNABLE.items() if qid])
+def test_each_topic_runs_a_demo_live_with_verdict_and_charts(fresh_page, base_url, category):
+    page = fresh_page(f"{base_url}/{category}?lang=en&q={RUNNABLE[category]}")
     page.locator('[data-testid="stForm"]').first.get_by_role("button", name="Run").click()
     page.wait_for_selector('[data-testid="stProgress"], [data-testid="stAlertContentSuccess"]', timeout=RUN_TIMEOUT)
-    shot(page, "run-live")
+    shot(page, f"run-live-{category}")
     page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=RUN_TIMEOUT)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot', timeout=RUN_TIMEOUT)
     settle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text().strip()
     page.locator('[data-testid="stAlertContentSuccess"]').first.scroll_into_view_if_needed()
-    shot(page, "run-done")
+    shot(page, f"run-done-{category}")

@@ -1,1 +1,1 @@
-"""One module per demo; each defines `Config`, `run` and `DEMO`. Listed in `fmlab.registry`."""
+"""One module per demo; each defines `Config`, `run` and `DEMO`. `fmlab.registry` finds them all."""

@@ -20,6 +20,8 @@ from .demo import Event, Report, silent
 from .text import T, _
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+Penalty = Callable[[nn.Module], Tensor]  # a regularizer added to the loss, e.g. lambda m: 1e-4 * l1(m)
+OnEpoch = Callable[[int, "Fit", nn.Module], bool]  # called after each epoch's validation; True stops training
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -92,7 +94,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         epochs: int, batch_size: int = 64, loss_fn: LossFn = F.cross_entropy,
         val: tuple[Tensor, Tensor] | None = None, seed: int = 0, report: Report = silent,
         device: torch.device | None = None, clip: float | None = None, track_grad_norm: bool = False,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> Fit:
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, penalty: Penalty | None = None,
+        on_epoch: OnEpoch | None = None) -> Fit:
     """Mini-batch training for `epochs` passes over `train` = (X, y).
 
     Every step reports Event("step", metrics={"loss"}); every epoch reports
@@ -101,6 +104,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     are moved to `device` in place, so an optimizer built before the call still holds them.
     `clip` rescales the gradient to at most that global L2 norm; with `clip` or
     `track_grad_norm`, history["grad_norm"] holds each step's norm before clipping.
+    `scheduler` steps once per optimizer step. `penalty(model)` is added to every batch's
+    loss (history["loss"] records the sum). `on_epoch(epoch, fit, model)` runs after each
+    epoch; returning True stops training there (early stopping).
     """
     start = time.perf_counter()
     device = device or pick_device()
@@ -115,6 +121,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         for i in range(steps_per_epoch):
             idx = order[i * batch_size:(i + 1) * batch_size]
             loss = loss_fn(model(X[idx]), y[idx])
+            if penalty is not None:
+                loss = loss + penalty(model)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip is not None or track_grad_norm:
@@ -138,5 +146,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
             out.history["val_acc"].append(scores["acc"])
             report(Event("epoch", out.steps / total, step=out.steps, epoch=epoch,
                          metrics={"loss": value, "val_loss": scores["loss"], "val_acc": scores["acc"]}))
+        if on_epoch is not None and on_epoch(epoch, out, model):
+            break
     out.seconds = time.perf_counter() - start
     return out

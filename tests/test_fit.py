@@ -77,3 +77,28 @@ def test_clipping_records_the_norm_before_clipping_and_caps_the_step():
     assert out.history["grad_norm"][0] > 0.5  # recorded before clipping
     step = torch.cat([(p.detach() - p0).flatten() for p, p0 in zip(model.parameters(), start)])
     assert step.norm() <= 0.5 + 1e-4  # lr 1 times a gradient clipped to norm 0.5
+
+
+def test_penalty_is_added_to_the_loss_and_its_gradient_to_the_step():
+    X, y = torch.zeros(8, 3), torch.zeros(8, dtype=torch.long)  # zero inputs: only the bias gets a data gradient
+    model = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+        model.bias.zero_()  # equal logits: cross-entropy log 2
+    out = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=1, batch_size=8,
+              penalty=lambda m: m.weight.abs().sum(), device=torch.device("cpu"))
+    assert out.history["loss"][0] == pytest.approx(torch.log(torch.tensor(2.0)).item() + 12.0, abs=1e-5)
+    assert torch.allclose(model.weight, torch.full((2, 3), 1.9))  # 2 - lr * sign(w): only the L1 gradient
+
+
+def test_on_epoch_can_stop_training_early():
+    seen = []
+
+    def stop_after_two(epoch, out, model):
+        seen.append((epoch, len(out.history["val_acc"])))
+        return epoch == 2
+
+    split = data.toy2d("moons", num=200, seed=0)
+    out = fit(MLP(2, 2), torch.optim.Adam(MLP(2, 2).parameters()), (split.X_train, split.y_train), epochs=10,
+              batch_size=50, val=(split.X_val, split.y_val), on_epoch=stop_after_two, device=torch.device("cpu"))
+    assert seen == [(1, 1), (2, 2)] and len(out.history["val_acc"]) == 2

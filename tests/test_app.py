@@ -48,16 +48,17 @@ QUIZ_ITEM = """\
 """
 
 
-def write_question(root: Path, qid: str) -> None:
+def write_question(root: Path, qid: str, answer_zh: str = "Adam 用梯度的滑动均方根缩放每一步。") -> None:
     quiz = "".join(QUIZ_ITEM.replace("{n}", str(n)) for n in range(3))
-    (root / f"{qid}.yaml").write_text(QUESTION.format(qid=qid, quiz=quiz), encoding="utf-8")
+    text = QUESTION.format(qid=qid, quiz=quiz).replace("Adam 用梯度的滑动均方根缩放每一步。", answer_zh)
+    (root / f"{qid}.yaml").write_text(text, encoding="utf-8")
 
 
 @pytest.fixture
 def questions(tmp_path, monkeypatch) -> Path:
     """A small bank: two good optimization questions and one malformed file."""
     write_question(tmp_path, "adam-vs-sgd")
-    write_question(tmp_path, "adam-again")
+    write_question(tmp_path, "adam-again", answer_zh="Adam 还带有动量。")
     (tmp_path / "broken.yaml").write_text("id: broken\ncategory: nowhere\n", encoding="utf-8")
     monkeypatch.setattr(bank, "DEFAULT_ROOT", tmp_path)
     ui.question_bank.clear()
@@ -178,7 +179,9 @@ def test_the_browser_filters_and_reports_skipped_files(questions):
     assert "broken.yaml" in at.warning[0].value
     assert at.selectbox(key="q").options == [
         "Why does Adam train faster than SGD? · Medium 🧪", "Why does Adam train faster than SGD? · Medium 🧪"]
-    at.text_input(key="search").set_value("滑动均方根").run()
+    at.text_input(key="search").set_value("滑动均方根").run()  # in one Chinese answer only
+    assert len(at.selectbox(key="q").options) == 1
+    at.text_input(key="search").set_value("ADAM train").run()  # English title, any case
     assert len(at.selectbox(key="q").options) == 2
     at.selectbox(key="difficulty").set_value("hard").run()
     assert at.info[0].value == "No question matches these filters."

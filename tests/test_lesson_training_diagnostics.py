@@ -1,0 +1,83 @@
+"""Training diagnostics: each pathology is produced live and diagnose() names it from the run's numbers."""
+import math
+from functools import cache
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fmlab import data
+from fmlab.demos import training_diagnostics as td
+
+
+@cache
+def metrics(problem: str) -> dict[str, float]:
+    return td.run(td.Config(problem=problem)).metrics
+
+
+@pytest.mark.parametrize("problem", td.PROBLEMS)
+def test_diagnose_names_the_pathology_its_run_produced(problem):
+    m = metrics(problem)
+    assert m["diagnosed_correctly"] == 1.0
+    assert m["healthy_diagnosed_healthy"] == 1.0
+
+
+def test_the_default_pathology_in_numbers():
+    cfg = td.Config()
+    assert cfg.problem == "lr_high"
+    m = metrics(cfg.problem)
+    assert abs(m["start_loss_healthy"] - math.log(10)) < 0.15  # a sane start is ln C
+    assert m["train_loss_healthy"] < 0.15 and m["val_acc_healthy"] > 0.95
+    assert m["val_loss_healthy"] - m["train_loss_healthy"] < 0.1
+    # 100× the learning rate: the loss spikes far above its start, then stays at or above chance
+    assert m["peak_loss_problem"] > 10 * m["start_loss_problem"]
+    assert m["train_loss_problem"] > 0.9 * math.log(10) and m["val_acc_problem"] < 0.2
+    assert m["dead_share_problem"] > 0.9 > 0.3 > m["dead_share_healthy"]  # the blow-up killed the ReLUs
+
+
+def test_each_signature_separates_from_the_healthy_run():
+    assert metrics("overfit")["val_loss_problem"] - metrics("overfit")["train_loss_problem"] > 0.3
+    assert metrics("label_noise")["val_loss_problem"] < 0.6 * metrics("label_noise")["train_loss_problem"]
+    assert metrics("label_shuffle")["val_acc_problem"] < 0.2
+    lr_low = metrics("lr_low")
+    assert lr_low["train_loss_problem"] > 0.8 * lr_low["start_loss_problem"] and lr_low["val_acc_problem"] > 0.3
+    assert metrics("dead_relu")["dead_share_problem"] == 1.0
+
+
+def test_diagnose_on_hand_made_signals():
+    base = dict(start_loss=2.3, peak_loss=2.3, train_loss=0.1, val_loss=0.15, val_acc=0.96, dead_share=0.05,
+                diverged=False, num_classes=10)
+    cases = {
+        "healthy": {},
+        "lr_high": dict(peak_loss=50.0),
+        "dead_relu": dict(train_loss=2.3, val_loss=2.3, val_acc=0.1, dead_share=1.0),
+        "label_shuffle": dict(train_loss=2.2, val_loss=2.4, val_acc=0.1),
+        "lr_low": dict(train_loss=2.1, val_loss=2.1, val_acc=0.6),
+        "label_noise": dict(train_loss=1.2, val_loss=0.5, val_acc=0.93),
+        "overfit": dict(train_loss=0.004, val_loss=0.5, val_acc=0.85),
+    }
+    for expected, change in cases.items():
+        assert td.diagnose(td.Signals(**(base | change))) == expected, expected
+    assert td.diagnose(td.Signals(**(base | dict(diverged=True, train_loss=math.nan)))) == "lr_high"
+
+
+def test_dead_shares_match_a_direct_forward_pass():
+    split = data.digits(seed=0)
+    for problem in ("healthy", "dead_relu"):
+        model = td.build(problem, seed=0)
+        with torch.no_grad():
+            h1 = F.relu(model.stem(split.X_val))  # (N, 128)
+            h2 = F.relu(model.blocks[0].linear(h1))  # (N, 128)
+        expected = [(h == 0).all(dim=0).float().mean().item() for h in (h1, h2)]
+        assert td.dead_shares(model, split.X_val) == pytest.approx(expected)
+    assert td.dead_shares(td.build("dead_relu", seed=0), split.X_val)[-1] == 1.0  # dead before any training
+
+
+def test_label_bugs_change_only_the_labels():
+    split = data.digits(seed=0)
+    X, y = td.training_set("label_shuffle", split, seed=0)
+    assert torch.equal(X, split.X_train) and torch.equal(y.sort().values, split.y_train.sort().values)
+    assert (y == split.y_train).float().mean() < 0.2  # same label counts, no longer matching their images
+    _X, noisy = td.training_set("label_noise", split, seed=0)
+    wrong = (noisy != split.y_train).float().mean().item()
+    assert abs(wrong - td.NOISE * 0.9) < 0.05  # a random replacement is right 1 time in 10

@@ -42,8 +42,10 @@ def bars(values: dict[str, float], x: T, y: T, lang: str, log_y: bool = False) -
 
 
 def contour_paths(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, paths: dict[str, np.ndarray],
-                  minimum: tuple[float, float], lang: str) -> go.Figure:
-    """Contours of a 2-D function (log-spaced levels) with one (steps, 2) trajectory per name."""
+                  minimum: tuple[float, float], lang: str, axes: tuple[T, T] | None = None) -> go.Figure:
+    """Contours of a 2-D function (log-spaced levels) with one (steps, 2) trajectory per name.
+
+    `axes` names the two coordinates (default "x", "y")."""
     fig = go.Figure(go.Contour(x=xs, y=ys, z=np.log10(zs + 1e-3), showscale=False, colorscale="Greys",
                                contours=dict(coloring="lines"), hoverinfo="skip"))
     for i, (name, path) in enumerate(paths.items()):
@@ -53,7 +55,7 @@ def contour_paths(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, paths: dict[st
                     marker=dict(symbol="star", size=14, color="black"))
     fig.update_xaxes(range=[xs.min(), xs.max()])
     fig.update_yaxes(range=[ys.min(), ys.max()], scaleanchor="x")
-    return _layout(fig, T("x", "x"), T("y", "y"), lang)
+    return _layout(fig, *(axes or (T("x", "x"), T("y", "y"))), lang)
 
 
 def image_grid(images: np.ndarray, rows: list[T], titles: list[str], lang: str,
@@ -81,12 +83,14 @@ def image_grid(images: np.ndarray, rows: list[T], titles: list[str], lang: str,
 
 
 def lines_xy(series: dict[str, tuple[Sequence[float], Sequence[float]]], x: T, y: T, lang: str,
-             log_y: bool = False) -> go.Figure:
-    """One line with markers per name, through explicit (xs, ys) points."""
+             log_y: bool = False, log_x: bool = False, dashes: dict[str, str] | None = None) -> go.Figure:
+    """One line with markers per name, through explicit (xs, ys) points; `dashes` maps a name to a dash style."""
     fig = go.Figure()
     for i, (name, (xs, ys)) in enumerate(series.items()):
         fig.add_scatter(x=list(xs), y=list(ys), mode="lines+markers", name=name,
-                        line=dict(color=PALETTE[i % len(PALETTE)]))
+                        line=dict(color=PALETTE[i % len(PALETTE)], dash=(dashes or {}).get(name, "solid")))
+    if log_x:
+        fig.update_xaxes(type="log")
     return _layout(fig, x, y, lang, log_y)
 
 
@@ -109,3 +113,46 @@ def scatter_lines(x: np.ndarray, y: np.ndarray, highlight: np.ndarray, lines: di
     for i, (name, (xs, ys)) in enumerate(lines.items()):
         fig.add_scatter(x=list(xs), y=list(ys), mode="lines", name=name, line=dict(color=PALETTE[i % len(PALETTE)]))
     return _layout(fig, T("x", "x"), T("y", "y"), lang)
+
+
+def histogram_counts(series: dict[str, Sequence[float]], bins: int = 60) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Shared bin edges (bins + 1,) over all series, and each series' counts (bins,)."""
+    values = {name: np.asarray(v, dtype=float).ravel() for name, v in series.items()}
+    everything = np.concatenate(list(values.values()))
+    edges = np.histogram_bin_edges(everything, bins=bins)
+    return edges, {name: np.histogram(v, bins=edges)[0] for name, v in values.items()}
+
+
+def histograms(series: dict[str, Sequence[float]], x: T, y: T, lang: str, bins: int = 60,
+               log_y: bool = False) -> go.Figure:
+    """One step-line histogram per name on shared bins, so overlapping distributions stay readable."""
+    edges, counts = histogram_counts(series, bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure()
+    for i, (name, c) in enumerate(counts.items()):
+        shown = np.where(c > 0, c, np.nan) if log_y else c  # empty bins have no place on a log axis
+        fig.add_scatter(x=centres, y=shown, mode="lines", name=name,
+                        line=dict(shape="hvh", color=PALETTE[i % len(PALETTE)]))
+    return _layout(fig, x, y, lang, log_y)
+
+
+def decision_boundaries(panels: dict[str, np.ndarray], xs: np.ndarray, ys: np.ndarray, X: np.ndarray,
+                        y: np.ndarray, lang: str, cols: int = 2) -> go.Figure:
+    """One panel per name: P(class 1) on the grid (len(ys), len(xs)) as a heat map with its 0.5 contour,
+    and the points X (N, 2) coloured by their label y (N,) in {0, 1}."""
+    num_rows = -(-len(panels) // cols)
+    fig = make_subplots(num_rows, cols, subplot_titles=list(panels), horizontal_spacing=0.04, vertical_spacing=0.08)
+    for i, probs in enumerate(panels.values()):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Heatmap(x=xs, y=ys, z=probs, zmin=0, zmax=1, colorscale="RdBu_r", opacity=0.6,
+                                 showscale=False, hoverinfo="skip"), r, c)
+        fig.add_trace(go.Contour(x=xs, y=ys, z=probs, contours=dict(start=0.5, end=0.5, coloring="lines"),
+                                 line=dict(color="black", width=2), showscale=False, hoverinfo="skip"), r, c)
+        for label, colour in ((0, PALETTE[0]), (1, PALETTE[1])):
+            keep = y == label
+            fig.add_scatter(x=X[keep, 0], y=X[keep, 1], mode="markers", showlegend=False, hoverinfo="skip",
+                            marker=dict(size=3, color=colour), row=r, col=c)
+    fig.update_xaxes(showticklabels=False, range=[xs.min(), xs.max()])
+    fig.update_yaxes(showticklabels=False, range=[ys.min(), ys.max()])
+    fig.update_layout(height=320 * num_rows + 40, margin=dict(l=10, r=10, t=40, b=10))
+    return fig

@@ -1,0 +1,238 @@
+"""Regularisers side by side: L2, L1 and dropout on a small noisy problem, and the sparsity L1 brings.
+
+Two-moons points carry 2 informative coordinates plus 20 features of pure noise, and only
+200 of them are for training: an MLP can reach 100% training accuracy by fitting the noise.
+Each regulariser narrows the train–validation gap in its own way: L2 adds (λ/2)·Σw² (its pull
+λw fades as a weight shrinks), L1 adds λ·Σ|w| (a constant pull λ·sign(w)), dropout zeroes
+random hidden units. A logistic regression on the same features shows the difference between
+the penalties: L1 drives the weights of the noise features to (near) zero, feature selection;
+L2 only makes them smaller. (Plain SGD on the kink of |w| leaves such weights jittering within
+about η·λ of zero; exact zeros need a proximal step, i.e. soft-thresholding.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .. import data, plots
+from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..fit import Fit, Penalty, evaluate, fit
+from ..nets import init_weights
+from ..params import DemoConfig, param
+from ..text import T, _
+
+RUNS = ("none", "l2", "l1", "dropout")
+NAMES = {"none": _("none", "无正则化"), "l2": _("L2", "L2"), "l1": _("L1", "L1"), "dropout": _("dropout", "dropout")}
+NUM_VAL = 2000
+NEAR_ZERO = 0.01  # a weight this small (features scaled to about unit size) contributes nothing
+
+
+@dataclass(frozen=True)
+class Config(DemoConfig):
+    num_noise: int = param(20, low=0, high=100, label=_("Noise features", "噪声特征数"),
+                           help=_("Pure-noise features appended to the 2 informative ones",
+                                  "在 2 个有用特征之后追加的纯噪声特征数"))
+    num_train: int = param(200, low=50, high=2000, label=_("Training points", "训练样本数"),
+                           help=_("Few points and many features: room to fit noise", "样本少、特征多：足以拟合噪声"))
+    l2: float = param(0.1, low=1e-4, high=1.0, log=True, label=_("L2 λ (MLP)", "L2 的 λ（MLP）"),
+                      help=_("Adds (λ/2)·Σw² over the MLP's weight matrices", "在 MLP 各权重矩阵上加 (λ/2)·Σw²"))
+    l1: float = param(5e-3, low=1e-5, high=0.1, log=True, label=_("L1 λ (MLP)", "L1 的 λ（MLP）"),
+                      help=_("Adds λ·Σ|w| over the MLP's weight matrices", "在 MLP 各权重矩阵上加 λ·Σ|w|"))
+    dropout: float = param(0.5, low=0.0, high=0.9, label=_("Dropout p (MLP)", "dropout 比例 p（MLP）"),
+                           help=_("Probability of dropping each hidden unit in the dropout run",
+                                  "dropout 那组中每个隐藏单元被丢弃的概率"))
+    epochs: int = param(60, low=5, high=300, label=_("Epochs (MLP)", "训练轮数（MLP）"),
+                        help=_("Passes over the training points with Adam (batches of 50)",
+                               "用 Adam 遍历训练样本的次数（批大小 50）"))
+    linear_l2: float = param(0.1, low=1e-4, high=1.0, log=True, label=_("L2 λ (logistic regression)", "L2 的 λ（逻辑回归）"),
+                             help=_("L2 strength for the linear model that shows sparsity", "用于展示稀疏性的线性模型的 L2 强度"))
+    linear_l1: float = param(0.03, low=1e-4, high=0.3, log=True, label=_("L1 λ (logistic regression)", "L1 的 λ（逻辑回归）"),
+                             help=_("L1 strength for the linear model that shows sparsity", "用于展示稀疏性的线性模型的 L1 强度"))
+    linear_steps: int = param(300, low=10, high=3000, label=_("Steps (logistic regression)", "迭代步数（逻辑回归）"),
+                              help=_("Full-batch plain SGD steps for the linear model", "线性模型的全批量普通 SGD 迭代步数"))
+    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
+                      help=_("Same seed, same run", "相同种子，相同结果"))
+
+
+def l1_penalty(model: nn.Module) -> Tensor:
+    """Σ|w| over the weight matrices (biases are not penalised)."""
+    return sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
+
+
+def l2_penalty(model: nn.Module) -> Tensor:
+    """½·Σw² over the weight matrices: its gradient is w itself."""
+    return sum(0.5 * p.pow(2).sum() for p in model.parameters() if p.ndim > 1)
+
+
+def moons_with_noise(cfg: Config) -> data.Split:
+    """Two moons (noise 0.3) with `num_noise` standard-normal features appended: X (N, 2 + num_noise)."""
+    split = data.toy2d("moons", num=cfg.num_train + NUM_VAL, noise=0.3, seed=cfg.seed,
+                       val_fraction=NUM_VAL / (cfg.num_train + NUM_VAL))
+    g = torch.Generator().manual_seed(cfg.seed)
+    X_train, X_val = (torch.cat([X, torch.randn(len(X), cfg.num_noise, generator=g)], dim=1)
+                      for X in (split.X_train, split.X_val))
+    return data.Split(X_train, split.y_train, X_val, split.y_val, split.classes)
+
+
+def mlp(in_dim: int, p: float, seed: int) -> nn.Sequential:
+    """in -> 64 -> 64 -> 2, dropout after each hidden activation (p = 0: none)."""
+    model = nn.Sequential(nn.Linear(in_dim, 64), nn.ReLU(), nn.Dropout(p),
+                          nn.Linear(64, 64), nn.ReLU(), nn.Dropout(p), nn.Linear(64, 2))
+    return init_weights(model, seed)
+
+
+def penalty_for(run: str, l1: float, l2: float) -> Penalty | None:
+    if run == "l1":
+        return lambda model: l1 * l1_penalty(model)
+    if run == "l2":
+        return lambda model: l2 * l2_penalty(model)
+    return None
+
+
+def train_mlp(run: str, cfg: Config, split: data.Split, report: Report) -> tuple[nn.Module, Fit]:
+    model = mlp(split.X_train.shape[1], cfg.dropout if run == "dropout" else 0.0, cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.random.fork_rng():  # nn.Dropout draws from torch's global generator: seed it for this run only
+        torch.manual_seed(cfg.seed)
+        result = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=50,
+                     val=(split.X_val, split.y_val), seed=cfg.seed, report=report,
+                     penalty=penalty_for(run, cfg.l1, cfg.l2))
+    return model, result
+
+
+def train_linear(run: str, cfg: Config, split: data.Split, report: Report) -> nn.Linear:
+    """Logistic regression (a linear layer to 2 logits), full-batch plain SGD."""
+    model = init_weights(nn.Linear(split.X_train.shape[1], 2), cfg.seed)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, opt, (split.X_train, split.y_train), epochs=cfg.linear_steps, batch_size=len(split.X_train),
+        seed=cfg.seed, report=report, penalty=penalty_for(run, cfg.linear_l1, cfg.linear_l2))
+    return model
+
+
+def feature_weights(linear: nn.Linear) -> np.ndarray:
+    """Size of each input feature's weights, ‖W[:, j]‖ over the 2 logits: (num_features,)."""
+    return linear.weight.detach().cpu().norm(dim=0).numpy()
+
+
+def verdict(cfg: Config, m: dict[str, float]) -> T:
+    gaps = {r: m[f"gap_{r}"] for r in RUNS}
+    narrowed = [r for r in RUNS[1:] if gaps[r] < gaps["none"] - 0.02]
+    rows_en = "; ".join(f"{NAMES[r].en}: train {m[f'train_acc_{r}']:.0%}, validation {m[f'val_acc_{r}']:.0%}"
+                        for r in RUNS)
+    rows_zh = "；".join(f"{NAMES[r].zh}：训练 {m[f'train_acc_{r}']:.0%}，验证 {m[f'val_acc_{r}']:.0%}" for r in RUNS)
+    if len(narrowed) == 3:
+        gap_en = "Every regulariser narrowed the train–validation gap (no regularisation: {:.2f}).".format(gaps["none"])
+        gap_zh = "每种正则化都缩小了训练与验证的差距（无正则化时为 {:.2f}）。".format(gaps["none"])
+    else:
+        left = [NAMES[r] for r in RUNS[1:] if r not in narrowed]
+        gap_en = (f"Not every regulariser narrowed the gap here ({', '.join(t.en for t in left)} did not): "
+                  f"its strength may be too small or too large for {cfg.num_noise} noise features.")
+        gap_zh = (f"本次并非每种正则化都缩小了差距（{'、'.join(t.zh for t in left)} 没有）：对于 {cfg.num_noise} "
+                  f"个噪声特征，其强度可能过小或过大。")
+    if cfg.num_noise == 0:
+        return _(f"{rows_en}. {gap_en} With no noise features there is nothing for L1 to switch off.",
+                 f"{rows_zh}。{gap_zh}没有噪声特征时，L1 也就没有可以关掉的特征。")
+    zeros_l1, zeros_l2 = m["noise_near_zero_l1"], m["noise_near_zero_l2"]
+    n = cfg.num_noise
+    if zeros_l1 >= zeros_l2 + 0.3:
+        sparse_en = (f"In the logistic regression, L1 drove {zeros_l1:.0%} of the {n} noise features' weights below "
+                     f"{NEAR_ZERO:g} (L2: {zeros_l2:.0%}, none: {m['noise_near_zero_none']:.0%}) while keeping the "
+                     f"2 informative ones at {m['informative_l1']:.2f} on average: feature selection.")
+        sparse_zh = (f"在逻辑回归中，L1 让 {n} 个噪声特征中 {zeros_l1:.0%} 的权重低于 {NEAR_ZERO:g}（L2：{zeros_l2:.0%}，"
+                     f"无正则化：{m['noise_near_zero_none']:.0%}），同时 2 个有用特征的权重平均仍有 "
+                     f"{m['informative_l1']:.2f}：这就是特征选择。")
+    else:
+        sparse_en = (f"In the logistic regression L1 zeroed {zeros_l1:.0%} of the noise weights and L2 {zeros_l2:.0%}: "
+                     f"raise the L1 λ to see sparsity.")
+        sparse_zh = f"在逻辑回归中，L1 压到 0 的噪声权重占 {zeros_l1:.0%}，L2 占 {zeros_l2:.0%}：调大 L1 的 λ 才能看到稀疏性。"
+    return _(f"{rows_en}. {gap_en} {sparse_en}", f"{rows_zh}。{gap_zh}{sparse_zh}")
+
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    split = moons_with_noise(cfg)
+    total = len(RUNS) + 3
+    mlps = {r: train_mlp(r, cfg, split, part(report, f"MLP {NAMES[r].en}", i, total)) for i, r in enumerate(RUNS)}
+    linears = {r: train_linear(r, cfg, split, part(report, f"logistic {NAMES[r].en}", len(RUNS) + i, total))
+               for i, r in enumerate(("none", "l2", "l1"))}
+
+    metrics: dict[str, float] = {}
+    for r, (model, _result) in mlps.items():
+        train_scores = evaluate(model, split.X_train, split.y_train)
+        val_scores = evaluate(model, split.X_val, split.y_val)
+        metrics[f"train_acc_{r}"] = train_scores["acc"]
+        metrics[f"val_acc_{r}"] = val_scores["acc"]
+        metrics[f"val_loss_{r}"] = val_scores["loss"]
+        metrics[f"gap_{r}"] = train_scores["acc"] - val_scores["acc"]
+    sizes = {r: feature_weights(model) for r, model in linears.items()}  # (2 + num_noise,) each
+    for r, w in sizes.items():
+        noise = w[2:]
+        metrics[f"noise_near_zero_{r}"] = float(np.mean(noise < NEAR_ZERO)) if len(noise) else 0.0
+        metrics[f"noise_mean_{r}"] = float(noise.mean()) if len(noise) else 0.0
+        metrics[f"informative_{r}"] = float(w[:2].mean())
+        metrics[f"linear_val_acc_{r}"] = evaluate(linears[r], split.X_val, split.y_val)["acc"]
+
+    features = ["x₁", "x₂"] + [f"n{j + 1}" for j in range(cfg.num_noise)]
+    labels = {"train": _("train", "训练"), "val": _("validation", "验证")}
+    charts = [
+        Chart(_("MLP accuracy: train vs validation", "MLP 准确率：训练与验证"),
+              lambda lang: plots.lines_xy(
+                  {labels[s].get(lang): ([NAMES[r].get(lang) for r in RUNS], [metrics[f"{s}_acc_{r}"] for r in RUNS])
+                   for s in ("train", "val")},
+                  _("regulariser", "正则化方法"), _("accuracy", "准确率"), lang),
+              caption=_("The vertical distance between the two lines is the overfitting gap.",
+                        "两条线之间的竖直距离就是过拟合的差距。")),
+        Chart(_("MLP validation loss per epoch", "MLP 每轮验证损失"),
+              lambda lang: plots.curves({NAMES[r].get(lang): res.history["val_loss"] for r, (_m, res) in mlps.items()},
+                                        _("epoch", "轮次"), _("cross-entropy", "交叉熵"), lang)),
+        Chart(_("Logistic regression: weight size per input feature", "逻辑回归：每个输入特征的权重大小"),
+              lambda lang: plots.lines_xy({NAMES[r].get(lang): (features, sizes[r]) for r in sizes},
+                                          _("feature (x: informative, n: noise)", "特征（x：有用，n：噪声）"),
+                                          _("‖W[:, j]‖", "‖W[:, j]‖"), lang),
+              caption=_("L1 keeps x₁, x₂ and flattens the noise features to (near) zero; L2 shrinks everything.",
+                        "L1 保留 x₁、x₂，把噪声特征压到（接近）0；L2 则整体收缩。")),
+        Chart(_("MLP first-layer weights", "MLP 第一层权重"),
+              lambda lang: plots.histograms({NAMES[r].get(lang): model[0].weight.detach().cpu().numpy()
+                                             for r, (model, _res) in mlps.items()},
+                                            _("weight value", "权重值"), _("count (log)", "数量（对数）"), lang,
+                                            log_y=True),
+              caption=_("With penalties on every layer an MLP can also switch off whole hidden units, which is why "
+                        "the linear model shows the L1/L2 contrast more cleanly.",
+                        "当每一层都受惩罚时，MLP 还可能整个关掉某些隐藏单元，所以 L1 与 L2 的差别在线性模型上更清楚。")),
+    ]
+    mlp_table = Table(_("MLP runs", "MLP 各组"),
+                      {"run": _("regulariser", "正则化方法"), "train": _("train accuracy", "训练准确率"),
+                       "val": _("val accuracy", "验证准确率"), "gap": _("gap", "差距"), "loss": _("val loss", "验证损失")},
+                      [{"run": NAMES[r].en, "train": round(metrics[f"train_acc_{r}"], 3),
+                        "val": round(metrics[f"val_acc_{r}"], 3), "gap": round(metrics[f"gap_{r}"], 3),
+                        "loss": round(metrics[f"val_loss_{r}"], 3)} for r in RUNS])
+    linear_table = Table(_("Logistic regression", "逻辑回归"),
+                         {"run": _("penalty", "惩罚项"),
+                          "zeros": _(f"noise weights < {NEAR_ZERO:g}", f"噪声权重 < {NEAR_ZERO:g} 的比例"),
+                          "noise": _("mean noise weight", "噪声权重均值"),
+                          "informative": _("mean informative weight", "有用特征权重均值"),
+                          "val": _("val accuracy", "验证准确率")},
+                         [{"run": NAMES[r].en, "zeros": round(metrics[f"noise_near_zero_{r}"], 3),
+                           "noise": round(metrics[f"noise_mean_{r}"], 4),
+                           "informative": round(metrics[f"informative_{r}"], 3),
+                           "val": round(metrics[f"linear_val_acc_{r}"], 3)} for r in sizes])
+    history = {f"MLP {NAMES[r].en}": res.history for r, (_m, res) in mlps.items()}
+    return Result(metrics, verdict(cfg, metrics), history, charts, [mlp_table, linear_table])
+
+
+DEMO = Demo(
+    id="regularizers",
+    title=_("L1, L2 and dropout compared", "L1、L2 与 dropout 对比"),
+    summary=_("An MLP on 200 two-moons points padded with 20 noise features, with no regularisation, L2, L1 or "
+              "dropout: the train–validation gap; and the sparsity L1 brings to a logistic regression.",
+              "在 200 个双月牙数据点（外加 20 个噪声特征）上训练 MLP，分别不加正则化、加 L2、加 L1、加 dropout："
+              "比较训练与验证的差距；并展示 L1 给逻辑回归带来的稀疏性。"),
+    category="regularization",
+    config=Config,
+    run=run,
+    smoke=dict(num_train=50, epochs=5, num_noise=5, linear_steps=20),
+    key_metric="noise_near_zero_l1",
+    key_label=_("share of noise-feature weights L1 drove to ~0", "L1 压到约 0 的噪声特征权重比例"),
+)

@@ -1,0 +1,102 @@
+"""Dropout: at the default config it narrows the train/validation gap, p = 0.9 underfits, and train mode is random.
+
+The mechanics are checked against nn.Dropout: same random draw, same output; survivors scaled by 1/(1 - p).
+"""
+import pytest
+import torch
+from torch import nn
+
+from fmlab.demos import dropout
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    cfg = dropout.Config()
+    assert cfg.rates == (0.0, 0.5, 0.9)  # the rates the question's quiz asks about
+    return dropout.run(cfg).metrics
+
+
+def test_without_dropout_the_net_memorises_wrong_labels(metrics):
+    m = metrics
+    assert m["train_acc_p0"] > 0.9  # 30% of the labels are wrong: this is memorisation
+    assert m["memorised_p0"] > 0.7
+    assert m["gap_p0"] > 0.15
+
+
+def test_dropout_narrows_the_gap_and_validates_better(metrics):
+    m = metrics
+    assert m["gap_p0.5"] < m["gap_p0"] - 0.1
+    assert m["val_acc_p0.5"] > m["val_acc_p0"] + 0.05
+    assert m["memorised_p0.5"] < m["memorised_p0"] - 0.3
+    assert m["best_p"] == 0.5
+
+
+def test_p_0_5_has_the_lowest_validation_loss_and_p_0_9_underfits(metrics):
+    m = metrics
+    assert m["val_loss_p0.5"] < m["val_loss_p0"] - 0.1
+    assert m["val_loss_p0.5"] < m["val_loss_p0.9"] - 0.1
+    assert m["train_acc_p0.9"] < m["train_acc_p0.5"] - 0.1  # it fits even the training labels worse
+
+
+def test_train_mode_is_random_and_eval_mode_is_not(metrics):
+    assert metrics["switch_p"] == 0.5
+    assert metrics["train_mode_spread"] > 0.2
+    assert metrics["eval_mode_spread"] == 0.0
+
+
+def test_inverted_dropout_keeps_the_mean_on_the_nets_activations(metrics):
+    assert abs(metrics["dropped_share"] - 0.5) < 0.02
+    assert abs(metrics["mean_ratio"] - 1.0) < 0.03
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_our_inverted_dropout_is_nn_dropout(p):
+    x = torch.randn(2000, 64)
+    torch.manual_seed(7)
+    ours = dropout.inverted_dropout(x, p)
+    torch.manual_seed(7)
+    theirs = nn.Dropout(p).train()(x)
+    assert torch.equal(ours == 0, theirs == 0)  # the same units dropped
+    assert torch.allclose(ours, theirs, rtol=1e-6, atol=1e-6)  # and the same 1/(1 - p) scaling
+
+
+def test_survivors_are_scaled_so_the_expected_activation_is_unchanged():
+    x = torch.ones(200_000)
+    for p in (0.2, 0.5, 0.8):
+        torch.manual_seed(0)
+        out = nn.Dropout(p).train()(x)
+        values = out.unique()
+        assert values.numel() == 2 and values[0] == 0 and values[1].item() == pytest.approx(1 / (1 - p))
+        assert abs((out == 0).float().mean().item() - p) < 0.01
+        assert abs(out.mean().item() - 1.0) < 0.01
+    # by hand: p = 0.5 on 0..7 gives each entry 0 or twice its value
+    torch.manual_seed(1)
+    out = dropout.inverted_dropout(torch.arange(8.0), 0.5)
+    assert all(v in (0.0, 2 * i) for i, v in enumerate(out.tolist()))
+    assert torch.equal(dropout.inverted_dropout(torch.ones(5), 1.0), torch.zeros(5))
+
+
+def test_no_grad_does_not_switch_dropout_off_but_eval_does():
+    model = dropout.mlp(0.5, 32, seed=0)
+    x = torch.rand(1, 64)
+    probs = dropout.true_class_probability(model, x, 3, passes=20, training=True)
+    assert probs.unique().numel() > 1  # a new mask on every pass, inside torch.no_grad()
+    fixed = dropout.true_class_probability(model, x, 3, passes=20, training=False)
+    assert fixed.unique().numel() == 1
+    assert model.training  # the helper restores the mode it found
+
+
+def test_flip_labels_replaces_about_the_share_asked():
+    y = torch.arange(10).repeat(500)  # (5000,)
+    noisy = dropout.flip_labels(y, 0.3, seed=0)
+    changed = (noisy != y).float().mean().item()
+    assert abs(changed - 0.3 * 0.9) < 0.02  # a random replacement keeps the label 1 time in 10
+    assert torch.equal(dropout.flip_labels(y, 0.0, seed=0), y)
+
+
+def test_dropout_masks_follow_the_seed_not_torchs_global_generator():
+    cfg = dropout.Config(rates=(0.5,), num_train=60, width=32, epochs=2)
+    torch.manual_seed(1)
+    first = dropout.run(cfg).metrics
+    torch.manual_seed(2)
+    assert dropout.run(cfg).metrics == first

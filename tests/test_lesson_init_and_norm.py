@@ -1,0 +1,88 @@
+"""init-and-norm: He keeps ReLU activations at the input's scale, a too-small init makes them vanish,
+and normalisation rescues the bad initialisations."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from fmlab import data
+from fmlab.demos import init_and_norm as demo
+
+
+@pytest.fixture(scope="module")
+def result():
+    cfg = demo.Config()
+    assert cfg.depth >= 10 and cfg.activation == "relu"
+    assert {"small", "he", "large"} <= set(cfg.inits) and {"none", "batchnorm"} <= set(cfg.norms)
+    return cfg, demo.run(cfg).metrics
+
+
+@pytest.fixture(scope="module")
+def stds():
+    """Per-layer activation std at initialisation for every init, without normalisation, at the default config."""
+    cfg = demo.Config()
+    X, _X_val = demo.standardise(data.digits(seed=cfg.seed))
+    return {i: demo.activation_stds(demo.build(i, "none", cfg, X.shape[1]), X[:256]) for i in demo.INITS}, \
+        X[:256].std().item()
+
+
+def test_he_keeps_relu_activations_at_the_input_scale(stds):
+    per_layer, input_std = stds
+    assert all(input_std / 3 < s < 3 * input_std for s in per_layer["he"])
+
+
+def test_too_small_init_collapses_by_orders_of_magnitude_and_too_large_explodes(stds, result):
+    per_layer, input_std = stds
+    assert per_layer["small"][-1] < 1e-6 * input_std
+    assert all(b < a / 5 for a, b in zip(per_layer["small"], per_layer["small"][1:]))  # shrinks at every layer
+    assert per_layer["large"][-1] > 1e6 * input_std
+    assert per_layer["xavier"][-1] < per_layer["xavier"][0] / 5  # Xavier loses ~√2 per ReLU layer
+    _cfg, m = result
+    assert m["grad_first_small"] < 1e-6 * m["grad_first_he"]  # the gradient vanishes as well
+
+
+def test_per_layer_factor_matches_the_variance_formula(stds):
+    """std(layer k+1) / std(layer k) = √(fan_in · Var(w) / 2) for ReLU, by hand: 0.08, 0.707, 1, 8, √(1/6)."""
+    per_layer, _input_std = stds
+    by_hand = {"small": math.sqrt(128 * 0.01 ** 2 / 2), "xavier": math.sqrt(0.5), "he": 1.0, "large": 8.0,
+               "pytorch": math.sqrt(1 / 6)}
+    for init, expected in by_hand.items():
+        assert demo.predicted_gain(init, 128, "relu") == pytest.approx(expected)
+        assert demo.layer_gain(per_layer[init]) == pytest.approx(expected, rel=0.05), init
+
+
+def test_weight_std_formula_matches_torch_init():
+    g = torch.Generator().manual_seed(0)
+    fan_in, fan_out = 512, 256
+    for init in demo.INITS:
+        layer = nn.Linear(fan_in, fan_out)
+        demo.initialise(layer, init, g)
+        assert layer.weight.std().item() == pytest.approx(demo.weight_std(init, fan_in, fan_out), rel=0.02), init
+        assert layer.bias.abs().max().item() == 0
+    # the references: kaiming_normal_ has std gain / √fan_in with gain √2 for ReLU; nn.Linear's own default
+    assert demo.weight_std("he", fan_in, fan_out) == pytest.approx(nn.init.calculate_gain("relu") / math.sqrt(fan_in))
+    assert nn.Linear(fan_in, fan_out).weight.std().item() == pytest.approx(
+        demo.weight_std("pytorch", fan_in, fan_out), rel=0.02)
+
+
+def test_bad_inits_fail_to_train_and_normalisation_rescues_them(result):
+    _cfg, m = result
+    chance = math.log(10)
+    assert m["loss_small_none"] > 0.9 * chance  # stuck at chance
+    assert not m["loss_large_none"] < chance  # diverged (NaN) or no better than chance
+    assert m["loss_he_none"] < 0.5 * chance and m["acc_he_none"] > 0.8
+    for init in ("small", "xavier", "he", "large"):
+        assert m[f"loss_{init}_batchnorm"] < 0.5 * chance, init
+        assert m[f"acc_{init}_batchnorm"] > 0.7, init
+    assert m["acc_small_batchnorm"] > m["acc_small_none"] + 0.5
+
+
+def test_normalisation_makes_the_forward_signal_independent_of_the_init_scale():
+    cfg = demo.Config()
+    X, _X_val = demo.standardise(data.digits(seed=cfg.seed))
+    for norm in ("batchnorm", "layernorm"):
+        per_layer = [demo.activation_stds(demo.build(i, norm, cfg, X.shape[1]), X[:256]) for i in demo.INITS]
+        for stds in per_layer:
+            assert demo.layer_gain(stds) == pytest.approx(1.0, abs=0.05)
+            assert 0.4 < min(stds) and max(stds) < 0.8  # ReLU of a unit-variance input: std √(1/2 − 1/(2π)) ≈ 0.58

@@ -1,0 +1,84 @@
+"""linear-regression-gd: the closed form is least squares, GD reaches it, scaling sets GD's speed,
+and constant-step SGD stays noisy until its step decays."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LinearRegression
+
+from fmlab.demo import silent
+from fmlab.demos import linear_regression_gd as demo
+from fmlab.plots import contour_paths
+from fmlab.text import T
+
+
+@pytest.fixture(scope="module")
+def result():
+    cfg = demo.Config()
+    return cfg, demo.run(cfg).metrics
+
+
+def test_closed_form_matches_lstsq_and_sklearn():
+    cfg = demo.Config()
+    x, y = demo.make_data(cfg)
+    for feature in (x, (x - x.mean()) / x.std()):
+        ours = demo.closed_form(feature, y)
+        lstsq = np.linalg.lstsq(demo.design(feature), y, rcond=None)[0]
+        sk = LinearRegression().fit(feature[:, None], y)
+        assert np.allclose(ours, lstsq, atol=1e-8)
+        assert np.allclose(ours, [sk.coef_[0], sk.intercept_], atol=1e-8)
+
+
+def test_hessian_formula_matches_autograd():
+    x, y = demo.make_data(demo.Config())
+    X, Y = torch.tensor(x), torch.tensor(y)
+
+    def loss(theta):
+        return F.mse_loss(X * theta[0] + theta[1], Y)
+
+    H = torch.autograd.functional.hessian(loss, torch.tensor([0.3, -0.2], dtype=torch.float64))
+    assert np.allclose(H.numpy(), demo.hessian(x), rtol=1e-10)
+
+
+def test_gradient_descent_reaches_the_closed_form(result):
+    _cfg, m = result
+    assert m["slope_batch"] == pytest.approx(m["slope_closed"], abs=1e-4)
+    assert m["intercept_batch"] == pytest.approx(m["intercept_closed"], abs=1e-4)
+    assert m["excess_batch"] < 1e-8
+    assert m["excess_minibatch"] < 0.02 and m["excess_sgd_decay"] < 0.02
+    assert all(m[f"excess_{v}"] >= 0 for v in demo.VARIANTS)  # nothing beats the closed form
+
+
+def test_standardising_turns_a_crawl_into_one_step(result):
+    _cfg, m = result
+    assert m["kappa_raw"] > 100 and m["kappa_std"] == pytest.approx(1.0, abs=1e-6)
+    assert m["excess_batch_raw"] > 0.05  # same passes, same step 1/L: still far from the optimum
+    assert m["excess_batch_raw"] > 1e4 * max(m["excess_batch"], 1e-12)
+
+
+def test_constant_step_sgd_stays_noisy_and_a_decaying_step_settles(result):
+    _cfg, m = result
+    assert m["excess_sgd"] > 5 * m["excess_sgd_decay"]
+    assert m["jitter_sgd"] > 3 * m["jitter_sgd_decay"]
+    assert m["jitter_sgd"] > 3 * m["jitter_minibatch"]  # averaging 16 examples quiets the steps
+    assert m["jitter_batch"] < 1e-4
+
+
+def test_a_step_above_two_over_L_diverges():
+    cfg = demo.Config()
+    x, y = demo.make_data(cfg)
+    z = (x - x.mean()) / x.std()
+    L = np.linalg.eigvalsh(demo.hessian(z)).max()
+    theta = demo.closed_form(z, y)
+    for step, grows in ((1.9, False), (2.2, True)):
+        path = demo.descend(z, y, len(z), step / L, False, cfg, silent)
+        distance = np.linalg.norm(path - theta, axis=1)
+        assert (distance[-1] > distance[0]) == grows, step
+
+
+def test_contour_paths_takes_axis_names():
+    xs = ys = np.linspace(-1, 1, 5)
+    fig = contour_paths(xs, ys, np.ones((5, 5)), {"a": np.zeros((2, 2))}, (0.0, 0.0), "zh",
+                        axes=(T("slope", "斜率"), T("intercept", "截距")))
+    assert fig.layout.xaxis.title.text == "斜率" and fig.layout.yaxis.title.text == "截距"
+    assert contour_paths(xs, ys, np.ones((5, 5)), {}, (0.0, 0.0), "en").layout.xaxis.title.text == "x"

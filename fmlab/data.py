@@ -186,3 +186,12 @@ def sines(num: int = 2000, length: int = 60, classes: int = 4, noise: float = 0.
     X_tr, y_tr, X_va, y_va, _e = _split(X[..., None].astype(np.float32), y.astype(np.int64), val_fraction, seed)
     names = [_(f"{k + 1} cycle(s)", f"{k + 1} 个周期") for k in range(classes)]
     return Split(X_tr, y_tr, X_va, y_va, names)
+
+
+def flip_labels(y: Tensor, share: float, seed: int, num_classes: int = 10) -> Tensor:
+    """A copy of y (N,) where a random `share` of the labels is replaced by a uniformly random class."""
+    rng = np.random.default_rng(seed)
+    flip = torch.from_numpy(rng.random(len(y)) < share)
+    noisy = y.clone()
+    noisy[flip] = torch.from_numpy(rng.integers(0, num_classes, int(flip.sum())))
+    return noisy

@@ -20,7 +20,6 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from .demo import Cancelled, Demo, Event, Result
-from .params import ConfigError
 from .text import T, _
 
 log = logging.getLogger(__name__)

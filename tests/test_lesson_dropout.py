@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from fmlab import data
 from fmlab.demos import dropout
 
 
@@ -88,10 +89,10 @@ def test_no_grad_does_not_switch_dropout_off_but_eval_does():
 
 def test_flip_labels_replaces_about_the_share_asked():
     y = torch.arange(10).repeat(500)  # (5000,)
-    noisy = dropout.flip_labels(y, 0.3, seed=0)
+    noisy = data.flip_labels(y, 0.3, seed=0)
     changed = (noisy != y).float().mean().item()
     assert abs(changed - 0.3 * 0.9) < 0.02  # a random replacement keeps the label 1 time in 10
-    assert torch.equal(dropout.flip_labels(y, 0.0, seed=0), y)
+    assert torch.equal(data.flip_labels(y, 0.0, seed=0), y)
 
 
 def test_dropout_masks_follow_the_seed_not_torchs_global_generator():

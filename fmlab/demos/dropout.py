@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -71,15 +70,6 @@ def mlp(p: float, width: int, seed: int) -> nn.Sequential:
                           nn.Linear(width, width), nn.ReLU(), nn.Dropout(p),
                           nn.Linear(width, 10))
     return init_weights(model, seed)
-
-
-def flip_labels(y: Tensor, share: float, seed: int, num_classes: int = 10) -> Tensor:
-    """A copy of y (N,) where a random `share` of the labels is replaced by a uniformly random class."""
-    rng = np.random.default_rng(seed)
-    flip = torch.from_numpy(rng.random(len(y)) < share)
-    noisy = y.clone()
-    noisy[flip] = torch.from_numpy(rng.integers(0, num_classes, int(flip.sum())))
-    return noisy
 
 
 def train(p: float, cfg: Config, X: Tensor, y: Tensor, val: tuple[Tensor, Tensor],
@@ -159,7 +149,7 @@ def verdict(cfg: Config, m: dict[str, float], switch: dict[str, float]) -> T:
 def run(cfg: Config, report: Report = silent) -> Result:
     split = data.digits(seed=cfg.seed)
     X, y_clean = split.X_train[:cfg.num_train], split.y_train[:cfg.num_train]  # (N, 64), (N,)
-    y = flip_labels(y_clean, cfg.label_noise, cfg.seed)
+    y = data.flip_labels(y_clean, cfg.label_noise, cfg.seed)
     wrong = y != y_clean
     val = (split.X_val, split.y_val)
     rates = sorted(cfg.rates)

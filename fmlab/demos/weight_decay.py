@@ -103,15 +103,6 @@ def mlp(width: int, seed: int) -> nn.Sequential:
     return init_weights(model, seed)
 
 
-def flip_labels(y: Tensor, share: float, seed: int, num_classes: int = 10) -> Tensor:
-    """A copy of y (N,) where a random `share` of the labels is replaced by a uniformly random class."""
-    rng = np.random.default_rng(seed)
-    flip = torch.from_numpy(rng.random(len(y)) < share)
-    noisy = y.clone()
-    noisy[flip] = torch.from_numpy(rng.integers(0, num_classes, int(flip.sum())))
-    return noisy
-
-
 def weight_norm(model: nn.Module) -> float:
     """‖W‖ over all weight matrices together."""
     return torch.sqrt(sum(p.detach().pow(2).sum() for p in model.parameters() if p.ndim > 1)).item()
@@ -231,7 +222,7 @@ def verdict(cfg: Config, m: dict[str, float], lams: list[float], steps: int) -> 
 
 def run(cfg: Config, report: Report = silent) -> Result:
     split = data.digits(seed=cfg.seed)
-    X, y = split.X_train[:cfg.num_train], flip_labels(split.y_train[:cfg.num_train], cfg.label_noise, cfg.seed)
+    X, y = split.X_train[:cfg.num_train], data.flip_labels(split.y_train[:cfg.num_train], cfg.label_noise, cfg.seed)
     val = (split.X_val, split.y_val)
     quiet = X.abs().sum(dim=0) == 0  # (64,) pixels blank in every training digit: no data gradient reaches them
     lams = sorted(cfg.lambdas)

@@ -1,0 +1,112 @@
+"""Early-stopping demo: U-shaped validation loss, stop near the best epoch, restore its weights exactly."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import KFold
+from torch import nn
+
+from fmlab.demos import early_stopping
+from fmlab.fit import Fit, fit
+
+
+@pytest.fixture(scope="module")
+def result():
+    cfg = early_stopping.Config()
+    return cfg, early_stopping.run(cfg)
+
+
+def test_validation_loss_is_u_shaped_while_training_loss_falls(result):
+    cfg, r = result
+    m = r.metrics
+    val = r.history["no early stopping"]["val_loss"]
+    assert len(val) == cfg.max_epochs
+    assert 3 <= m["best_epoch_full_run"] <= cfg.max_epochs - 10  # an interior minimum ...
+    assert m["last_val_loss"] > m["min_val_loss_full_run"] + 0.15  # ... and a clear rise after it
+    assert val[0] > m["min_val_loss_full_run"] + 0.3
+    assert m["last_train_loss"] < 0.5 * m["min_val_loss_full_run"]  # the net keeps fitting its (noisy) training set
+
+
+def test_early_stopping_stops_patience_epochs_after_the_best_and_restores_it(result):
+    cfg, r = result
+    m = r.metrics
+    assert m["stop_epoch"] == m["best_epoch"] + cfg.patience < cfg.max_epochs
+    assert abs(m["best_epoch"] - m["best_epoch_full_run"]) <= 2  # near the full run's best epoch
+    # the restored model IS the best epoch's model: same validation loss as recorded at that epoch
+    assert math.isclose(m["restored_val_loss"], m["best_val_loss"], rel_tol=0, abs_tol=1e-6)
+    stopped = r.history[f"patience {cfg.patience}"]["val_loss"]
+    assert m["best_val_loss"] == min(stopped) == stopped[int(m["best_epoch"]) - 1]
+    # same seed: the stopped run retraces the full run epoch for epoch until it stops
+    full = r.history["no early stopping"]["val_loss"]
+    assert np.allclose(stopped, full[:len(stopped)], atol=1e-6)
+
+
+def test_restoring_beats_the_last_epoch_and_patience_zero_stops_too_soon(result):
+    cfg, r = result
+    m = r.metrics
+    assert m["test_acc_restored"] > m["test_acc_last"] + 0.02
+    assert m["test_acc_restored"] >= m["test_acc_at_stop"]
+    assert m["stop_epoch_p0"] < m["stop_epoch"]
+
+
+def test_learning_curve_gap_closes_with_more_data(result):
+    _cfg, r = result
+    m = r.metrics
+    first, last = early_stopping.CURVE_SIZES[0], early_stopping.CURVE_SIZES[-1]
+    assert m[f"lc_gap_n{last}"] < m[f"lc_gap_n{first}"] - 0.05
+    assert m[f"lc_val_acc_n{last}"] > m[f"lc_val_acc_n{first}"] + 0.1
+
+
+def test_kfold_estimate_is_close_to_the_validation_set(result):
+    cfg, r = result
+    m = r.metrics
+    assert m["kfold_std_acc"] > 0  # one split is a noisy estimate: the folds disagree
+    assert abs(m["kfold_mean_acc"] - m["val_acc_kfold_recipe"]) < 0.1
+
+
+@pytest.mark.parametrize("num,k", [(200, 5), (23, 4), (10, 10), (7, 2)])
+def test_our_folds_are_sklearns(num, k):
+    ours = early_stopping.kfold(num, k)
+    theirs = list(KFold(n_splits=k).split(np.zeros(num)))
+    assert len(ours) == len(theirs)
+    for (tr, va), (tr_ref, va_ref) in zip(ours, theirs):
+        assert tr.tolist() == tr_ref.tolist() and va.tolist() == va_ref.tolist()
+
+
+def test_early_stopping_by_hand():
+    """Scripted validation losses through the hook: best at epoch 2, patience 2 stops at epoch 4."""
+    model = nn.Linear(1, 1)
+    stopper = early_stopping.EarlyStopping(patience=2)
+    run = Fit()
+    decisions = []
+    for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.6, 0.4], start=1):
+        with torch.no_grad():
+            model.weight.fill_(epoch)  # the weights at each epoch, so we can tell which were kept
+        run.history["val_loss"].append(loss)
+        decisions.append(stopper(epoch, run, model))
+        if decisions[-1]:
+            break
+    assert decisions == [False, False, False, True]
+    assert stopper.best_epoch == 2 and stopper.best_loss == 0.5 and stopper.stopped_at == 4
+    stopper.restore(model)
+    assert model.weight.item() == 2.0  # a deep copy: later epochs did not overwrite the checkpoint
+
+
+def test_patience_zero_stops_at_the_first_non_improvement():
+    stopper = early_stopping.EarlyStopping(patience=0)
+    run, model = Fit(), nn.Linear(1, 1)
+    out = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95], start=1):
+        run.history["val_loss"].append(loss)
+        out.append(stopper(epoch, run, model))
+    assert out == [False, False, True]
+
+
+def test_fit_stops_when_the_hook_says_so():
+    X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = nn.Linear(3, 2)
+    stopper = early_stopping.EarlyStopping(patience=1)
+    result = fit(model, torch.optim.SGD(model.parameters(), lr=10.0), (X, y), epochs=50, batch_size=40,
+                 val=(X, 1 - y), on_epoch=stopper)  # flipped validation labels: val loss soon rises
+    assert stopper.stopped_at == len(result.history["val_loss"]) < 50

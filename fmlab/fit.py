@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,14 @@ def pick_device(name: str | None = None) -> torch.device:
 def configure_threads(per_run: int) -> None:
     """Intra-op threads per process: 1 on a shared server, so N concurrent runs use N cores."""
     torch.set_num_threads(max(1, per_run))
+
+
+@contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Seed torch's global generator for this block, then restore it: nn.Dropout draws its masks from it."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:

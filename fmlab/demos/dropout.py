@@ -11,16 +11,14 @@ switch dropout on and off: `torch.no_grad()` does not.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
 from .. import data, plots
 from ..demo import Chart, Demo, Report, Result, Table, part, silent
-from ..fit import Fit, evaluate, fit
+from ..fit import Fit, evaluate, fit, seeded_global_rng
 from ..nets import init_weights
 from ..params import DemoConfig, param
 from ..text import T, _
@@ -56,14 +54,6 @@ def inverted_dropout(x: Tensor, p: float) -> Tensor:
     return x * keep / (1 - p)
 
 
-@contextmanager
-def seeded_masks(seed: int) -> Iterator[None]:
-    """nn.Dropout draws its masks from torch's global generator: seed it for this block, then restore it."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        yield
-
-
 def mlp(p: float, width: int, seed: int) -> nn.Sequential:
     """64 -> width -> width -> 10, with dropout after each hidden activation (never on the logits)."""
     model = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Dropout(p),
@@ -82,7 +72,7 @@ def train(p: float, cfg: Config, X: Tensor, y: Tensor, val: tuple[Tensor, Tensor
         result.history.setdefault("train_acc", []).append(evaluate(model, X, y)["acc"])
         return False
 
-    with seeded_masks(cfg.seed):
+    with seeded_global_rng(cfg.seed):
         result = fit(model, opt, (X, y), epochs=cfg.epochs, batch_size=50, val=val, seed=cfg.seed, report=report,
                      on_epoch=track)
     return model, result
@@ -175,7 +165,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     p_switch = min(rates, key=lambda p: (p == 0, abs(p - 0.5)))
     model = runs[p_switch][0]
     x0, label0 = split.X_val[:1], int(split.y_val[0])  # (1, 64)
-    with seeded_masks(cfg.seed):
+    with seeded_global_rng(cfg.seed):
         train_mode = true_class_probability(model, x0, label0, 100, training=True)  # (100,)
         eval_mode = true_class_probability(model, x0, label0, 100, training=False)  # (100,)
     switch = {"p": p_switch, "min": train_mode.min().item(), "max": train_mode.max().item(),
@@ -188,7 +178,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     # inverted dropout keeps the mean: nn.Dropout on the net's real hidden activations
     with torch.no_grad():
         hidden = model[1](model[0](split.X_val.to(next(model.parameters()).device))).cpu()  # (N_val, width)
-    with seeded_masks(cfg.seed):
+    with seeded_global_rng(cfg.seed):
         dropped, mean_ratio = dropout_statistics(p_switch, hidden)
     metrics["dropped_share"] = dropped
     metrics["mean_ratio"] = mean_ratio

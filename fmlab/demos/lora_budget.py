@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .. import data, plots
 from ..demo import Chart, Demo, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
-from ..nets import MLP, init_weights
+from ..nets import MLP, init_weights, num_params
 from ..params import DemoConfig, param
 from ..text import T, _
 
@@ -235,7 +235,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
               lambda lang: plots.curves({a.name.get(lang): a.fit.history["loss"] for a in trained.values()},
                                         _("step", "步数"), _("loss (log)", "损失（对数）"), lang, log_y=True)),
     ]
-    total = sum(p.numel() for p in base.parameters())
+    total = num_params(base)
     table = Table(_("Methods", "各方法"),
                   {"method": _("method", "方法"), "trainable": _("trainable parameters", "可训练参数"),
                    "share": _("share of the model", "占模型比例"),

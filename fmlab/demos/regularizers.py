@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from .. import data, plots
 from ..demo import Chart, Demo, Report, Result, Table, part, silent
-from ..fit import Fit, Penalty, evaluate, fit
+from ..fit import Fit, Penalty, evaluate, fit, seeded_global_rng
 from ..nets import init_weights
 from ..params import DemoConfig, param
 from ..text import T, _
@@ -95,8 +95,7 @@ def penalty_for(run: str, l1: float, l2: float) -> Penalty | None:
 def train_mlp(run: str, cfg: Config, split: data.Split, report: Report) -> tuple[nn.Module, Fit]:
     model = mlp(split.X_train.shape[1], cfg.dropout if run == "dropout" else 0.0, cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with torch.random.fork_rng():  # nn.Dropout draws from torch's global generator: seed it for this run only
-        torch.manual_seed(cfg.seed)
+    with seeded_global_rng(cfg.seed):  # nn.Dropout's masks, seeded for this run only
         result = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=50,
                      val=(split.X_val, split.y_val), seed=cfg.seed, report=report,
                      penalty=penalty_for(run, cfg.l1, cfg.l2))

@@ -1,27 +1,33 @@
 """`python -m fmlab bench`: each demo's default run (wall time, peak RSS, key metric), and the
 training loop's overhead against a plain hand-written PyTorch loop doing the same steps.
 
+`python -m fmlab bench --seeds 5`: on how many of seeds 0-4 each demo's default run shows its claim.
+
 A benchmark, not a test: it prints a table, optionally writes JSON, and exits 1 when a target is missed.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from . import data, registry
-from .fit import evaluate, fit
+from .fit import configure_threads, evaluate, fit
 from .nets import MLP, init_weights
+from .params import make
 
 MAX_SECONDS = 10.0  # every default run, on a 2-core CPU
 MAX_OVERHEAD = 0.10  # fit vs the plain loop
+MIN_SEED_SHARE = 0.8  # a lesson holds on at least 4 of seeds 0-4: robust, not lucky
 MAX_SMOKE_SECONDS = 2.0  # each smoke run (what the test suite runs), once the process has imported torch's lazy parts
 
 
@@ -107,3 +113,31 @@ def bench(demo_ids: list[str], json_path: str | None, overhead_repeats: int) -> 
           and max(smoke.values()) <= MAX_SMOKE_SECONDS)
     print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
+
+
+def claim_on_seed(demo_id: str, seed: int) -> bool | None:
+    """Whether the demo's default run with this seed showed its claim (None: no claim, or not tested)."""
+    configure_threads(1)
+    demo = registry.get(demo_id)
+    if demo.claim is None:
+        return None
+    cfg = make(demo.config, {"seed": seed})
+    return demo.claim.check(demo.run(cfg).metrics)
+
+
+def lesson_seeds(demo_ids: list[str], seeds: int, workers: int | None = None) -> int:
+    """Print, per demo, on how many of seeds 0..seeds-1 its lesson showed; 1 when one falls short."""
+    jobs = [(d, s) for d in demo_ids for s in range(seeds)]
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        shown = dict(zip(jobs, pool.map(claim_on_seed, *zip(*jobs))))
+    print(f"{'demo':22s} {'shown':>6s}  per seed (+ shown, - not shown, ? no claim)", flush=True)
+    short = []
+    for demo_id in demo_ids:
+        marks = [shown[(demo_id, s)] for s in range(seeds)]
+        k = sum(m is True for m in marks)
+        if k < MIN_SEED_SHARE * seeds:
+            short.append(demo_id)
+        print(f"{demo_id:22s} {k:>3d}/{seeds:<2d}  " + " ".join({True: "+", False: "-", None: "?"}[m] for m in marks))
+    print(f"lessons shown on >= {MIN_SEED_SHARE:.0%} of seeds: {len(demo_ids) - len(short)}/{len(demo_ids)}"
+          + (f"; short: {', '.join(short)}" if short else ""))
+    return 1 if short else 0

@@ -19,7 +19,7 @@ from typing import Any
 from . import registry
 from .demo import Demo, Event, Result
 from .params import ConfigError, make
-from .text import _
+from .text import _, local
 
 
 def stderr_progress(demo_id: str):
@@ -31,7 +31,8 @@ def stderr_progress(demo_id: str):
         numbers = " ".join(f"{k} {v:.4f}" for k, v in event.metrics.items())
         where = f"epoch {event.epoch}" if event.kind == "epoch" else f"step {event.step}"
         detail = event.note.en if event.note else f"{where} {numbers}"
-        print(f"\r[{demo_id}] {event.fraction:6.1%} {event.run} {detail}".ljust(78), end="", file=sys.stderr)
+        run = local(event.run, "en")
+        print(f"\r[{demo_id}] {event.fraction:6.1%} {run} {detail}".ljust(78), end="", file=sys.stderr)
 
     return report
 
@@ -65,10 +66,11 @@ def resolve(args: argparse.Namespace) -> tuple[Demo, dict[str, Any]]:
         try:
             question = bank.load().get(args.question)
         except KeyError:
-            raise ConfigError(_(f"unknown question {args.question!r}", f"未知问题 {args.question!r}")) from None
+            raise ConfigError(_("unknown question {id}", "未知问题 {id}").format(id=repr(args.question))) from None
         if not question.demo or question.demo not in registry.demos():
-            raise ConfigError(_(f"question {question.id!r} links to demo {question.demo!r}, which is not built yet",
-                                f"问题 {question.id!r} 关联的演示 {question.demo!r} 尚未实现"))
+            raise ConfigError(_("question {id} links to demo {demo}, which is not built yet",
+                                "问题 {id} 关联的演示 {demo} 尚未实现").format(id=repr(question.id),
+                                                                      demo=repr(question.demo)))
         demo_id, values = question.demo, dict(question.preset)
     elif args.demo:
         demo_id = args.demo
@@ -77,7 +79,8 @@ def resolve(args: argparse.Namespace) -> tuple[Demo, dict[str, Any]]:
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ConfigError(_(f"--set expects key=value, got {item!r}", f"--set 需要 key=value 形式，收到 {item!r}"))
+            raise ConfigError(_("--set expects key=value, got {item}", "--set 需要 key=value 形式，收到 {item}")
+                              .format(item=repr(item)))
         values[key.strip()] = text.strip()
     return registry.get(demo_id), values
 
@@ -105,9 +108,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench
+    from .bench import bench, lesson_seeds
 
-    return bench(args.demos or list(registry.demos()), args.json, args.overhead_repeats)
+    demo_ids = args.demos or list(registry.demos())
+    if args.seeds:
+        return lesson_seeds(demo_ids, args.seeds)
+    return bench(demo_ids, args.json, args.overhead_repeats)
 
 
 def cmd_bank(args: argparse.Namespace) -> int:
@@ -133,6 +139,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("demos", nargs="*", help="demo ids (default: all)")
     b.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     b.add_argument("--overhead-repeats", type=int, default=5, help="repeats of the loop-overhead measurement")
+    b.add_argument("--seeds", type=int, metavar="N",
+                   help="instead: on how many of seeds 0..N-1 each demo's default run shows its claim")
     b.set_defaults(func=cmd_bench)
     k = sub.add_parser("bank", help="question bank report")
     k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")

@@ -184,7 +184,7 @@ def sines(num: int = 2000, length: int = 60, classes: int = 4, noise: float = 0.
     amplitude = rng.uniform(0.5, 1.5, (num, 1))
     X = amplitude * np.sin(2 * np.pi * (y[:, None] + 1) * t + phase) + noise * rng.standard_normal((num, length))
     X_tr, y_tr, X_va, y_va, _e = _split(X[..., None].astype(np.float32), y.astype(np.int64), val_fraction, seed)
-    names = [_(f"{k + 1} cycle(s)", f"{k + 1} 个周期") for k in range(classes)]
+    names = [_("{k} cycle(s)", "{k} 个周期").format(k=k + 1) for k in range(classes)]
     return Split(X_tr, y_tr, X_va, y_va, names)
 
 

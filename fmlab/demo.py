@@ -1,4 +1,4 @@
-"""What a demo is: a Config, a `run(cfg, report) -> Result`, and smoke settings.
+"""What a demo is: a Config, a `run(cfg, report) -> Result`, smoke settings and its claim.
 
 Progress flows out of `run` as `Event`s through a `report` callback with a harmless
 default, so the same code runs in a terminal, a test and the app.
@@ -10,7 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .text import T
+from .text import T, _, sentences
+
+Metrics = dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Event:
 
     kind: str
     fraction: float
-    run: str = ""
+    run: T | str = ""  # which sub-run (a bilingual name, or "" for the only one)
     step: int = 0
     epoch: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
@@ -42,7 +44,7 @@ class Cancelled(Exception):
     """Raised from a report callback to stop a run early (Stop button, closed tab)."""
 
 
-def part(report: Report, run: str, index: int, count: int) -> Report:
+def part(report: Report, run: T | str, index: int, count: int) -> Report:
     """A report for sub-run `index` of `count`: tags events with `run` and rescales fraction."""
 
     def scoped(event: Event) -> None:
@@ -53,7 +55,7 @@ def part(report: Report, run: str, index: int, count: int) -> Report:
 
 @dataclass(frozen=True)
 class Chart:
-    """A figure with a bilingual title; `plot(lang)` builds it (Plotly, or matplotlib for images)."""
+    """A figure with a bilingual title; `plot(lang)` builds a Plotly figure (see `plots`)."""
 
     title: T
     plot: Callable[[str], Any]
@@ -77,20 +79,52 @@ class Table:
 class Result:
     """What a run showed.
 
-    metrics: headline numbers (finite floats unless a run diverged).
-    history: run name -> series name -> values per step or epoch.
+    metrics: headline numbers (finite floats unless a run diverged); the claim is tested on them.
     verdict: what this run showed, in numbers, computed from the run.
     tables: per-run summaries with bilingual headers.
     """
 
-    metrics: dict[str, float]
+    metrics: Metrics
     verdict: T
-    history: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
 
     def finite(self) -> bool:
         return all(math.isfinite(v) for v in self.metrics.values())
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The lesson a demo teaches: a sentence, and a test of it over one run's metrics.
+
+    `holds(metrics)` reads the metrics the run returned and answers True or False; None, or a
+    KeyError (a metric these settings did not produce, e.g. the depth the claim is about was
+    not chosen), means "these settings do not test it".
+    `fragile` says what makes the lesson fail on some runs, shown when it did not hold.
+    """
+
+    text: T
+    holds: Callable[[Metrics], bool]
+    fragile: T | None = None
+
+    def check(self, metrics: Metrics) -> bool | None:
+        """True: this run showed the lesson; False: it did not; None: these settings do not test it."""
+        try:
+            shown = self.holds(metrics)
+        except KeyError:
+            return None
+        return None if shown is None else bool(shown)
+
+    def verdict(self, metrics: Metrics) -> T:
+        """One sentence saying whether this run showed the lesson."""
+        shown = self.check(metrics)
+        if shown is None:
+            return _("These settings do not test the lesson: {claim}.",
+                     "当前设置检验不了这条结论：{claim}。").format(claim=self.text)
+        if shown:
+            return _("This run showed the lesson: {claim}.", "本次运行印证了：{claim}。").format(claim=self.text)
+        return sentences(_("This run did NOT show the lesson: {claim}.", "本次运行没有印证：{claim}。")
+                         .format(claim=self.text), self.fragile)
 
 
 @dataclass(frozen=True)
@@ -106,6 +140,7 @@ class Demo:
     smoke: dict[str, Any]
     key_metric: str
     key_label: T
+    claim: Claim | None = None
     module: str = ""
 
     def __post_init__(self) -> None:

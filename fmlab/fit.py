@@ -95,8 +95,8 @@ class Fit:
 
 
 def diverged_note(step: int) -> T:
-    return _(f"diverged at step {step}: the loss became NaN/inf (try a lower learning rate)",
-             f"在第 {step} 步发散：损失变为 NaN/inf（请尝试更小的学习率）")
+    return _("diverged at step {step}: the loss became NaN/inf (try a lower learning rate)",
+             "在第 {step} 步发散：损失变为 NaN/inf（请尝试更小的学习率）").format(step=step)
 
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor, Tensor], *,

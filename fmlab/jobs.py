@@ -16,11 +16,12 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable
 
 from .demo import Cancelled, Demo, Event, Result
-from .text import T, _
+from .text import T, _, local
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def failure(error: BaseException) -> T:
     if isinstance(getattr(error, "text", None), T):  # ConfigError, workers.RunFailed
         return error.text
     detail = f"{type(error).__name__}: {error}"
-    return _(f"run failed: {detail}", f"运行失败：{detail}")
+    return _("run failed: {detail}", "运行失败：{detail}").format(detail=detail)
 
 
 class _Run:
@@ -185,18 +186,33 @@ class Job:
         return self._withdrawn or self._run.finished.wait(timeout)
 
 
-def loss_curves(events: list[Event]) -> dict[str, list[float]]:
-    """Training loss per run name from "step" events, in order; the unnamed run is called "loss"."""
-    curves: dict[str, list[float]] = {}
-    for e in events:
-        if e.kind == "step" and "loss" in e.metrics:
-            curves.setdefault(e.run or "loss", []).append(e.metrics["loss"])
-    return curves
+@dataclass
+class Progress:
+    """What a live view shows of a job, kept up to date from the events it has not read yet.
 
+    curves: training loss per run name (a `T`, or "" for a demo's only run), from "step" events.
+    """
 
-def latest_note(events: list[Event]) -> T | None:
-    """The note of the most recent event that has one (e.g. the current stage)."""
-    return next((e.note for e in reversed(events) if e.note is not None), None)
+    seen: int = 0
+    curves: dict[T | str, list[float]] = field(default_factory=dict)
+    note: T | None = None  # the latest stage note
+    last: Event | None = None
+
+    def update(self, job: "Job") -> "Progress":
+        """Read the events reported since the last update, and only those."""
+        new = job.events(self.seen)
+        self.seen += len(new)
+        for e in new:
+            if e.kind == "step" and "loss" in e.metrics:
+                self.curves.setdefault(e.run, []).append(e.metrics["loss"])
+            if e.note is not None:
+                self.note = e.note
+        self.last = new[-1] if new else self.last
+        return self
+
+    def named_curves(self, lang: str, unnamed: str = "loss") -> dict[str, list[float]]:
+        """The curves keyed by run names in `lang`; the unnamed run is called `unnamed`."""
+        return {local(run, lang) or unnamed: values for run, values in self.curves.items()}
 
 
 class Runner:

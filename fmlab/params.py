@@ -47,31 +47,29 @@ class Param:
 
     def check(self, value: Any) -> None:
         """Raise ConfigError when `value` is not allowed for this setting."""
-        label = self.label
         if self.kind is tuple:
-            bad = [v for v in value if v not in self.choices]
-            if not isinstance(value, tuple) or bad or not value:
-                raise ConfigError(_(
-                    f"{label.en}: choose one or more of {', '.join(map(str, self.choices))} (got {value!r})",
-                    f"{label.zh}：请从 {', '.join(map(str, self.choices))} 中选择至少一项（收到 {value!r}）"))
+            if not isinstance(value, tuple) or not value or any(v not in self.choices for v in value):
+                self.reject(_("choose one or more of {choices} (got {value})",
+                              "请从 {choices} 中选择至少一项（收到 {value}）"), value)
             return
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
-            raise ConfigError(_(
-                f"{label.en}: expected {self.kind.__name__}, got {value!r}",
-                f"{label.zh}：应为 {self.kind.__name__} 类型，收到 {value!r}"))
+            self.reject(_("expected {kind}, got {value}", "应为 {kind} 类型，收到 {value}"), value)
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(_(
-                f"{label.en}: must be one of {', '.join(map(str, self.choices))} (got {value!r})",
-                f"{label.zh}：必须是 {', '.join(map(str, self.choices))} 之一（收到 {value!r}）"))
+            self.reject(_("must be one of {choices} (got {value})", "必须是 {choices} 之一（收到 {value}）"), value)
         if self.kind in (int, float):
             if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(_(f"{label.en}: must be a finite number", f"{label.zh}：必须是有限数值"))
+                self.reject(_("must be a finite number (got {value})", "必须是有限数值（收到 {value}）"), value)
             if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-                raise ConfigError(_(
-                    f"{label.en}: {value} is outside the allowed range [{self.low}, {self.high}]",
-                    f"{label.zh}：{value} 超出允许范围 [{self.low}, {self.high}]"))
+                self.reject(_("{value} is outside the allowed range [{low}, {high}]",
+                              "{value} 超出允许范围 [{low}, {high}]"), value)
+
+    def reject(self, problem: T, value: Any) -> None:
+        """Raise a ConfigError: "<label>: <problem>", the problem's fields filled from this setting."""
+        problem = problem.format(value=repr(value), kind=self.kind.__name__, low=self.low, high=self.high,
+                                 choices=", ".join(map(str, self.choices or ())))
+        raise ConfigError(_("{label}: {problem}", "{label}：{problem}").format(label=self.label, problem=problem))
 
 
 def param(default: Any, *, help: T, label: T | None = None, low: float | None = None,
@@ -82,6 +80,23 @@ def param(default: Any, *, help: T, label: T | None = None, low: float | None = 
         raise TypeError("use a tuple, not a list, so the config stays hashable")
     meta = dict(help=help, label=label, low=low, high=high, choices=choices, log=log, choice_labels=choice_labels)
     return field(default=default, metadata={"fmlab": meta})
+
+
+def seed_param(help: T = _("Same seed, same run", "相同种子，相同结果")) -> Any:
+    """The `seed` every demo has: same seed, same data, initial weights and order."""
+    return param(0, low=0, high=10_000, label=_("Seed", "随机种子"), help=help)
+
+
+def epochs_param(default: int, *, high: int, help: T, low: int = 1) -> Any:
+    """How many passes over the training data."""
+    return param(default, low=low, high=high, label=_("Epochs", "训练轮数"), help=help)
+
+
+def lr_param(default: float, *, low: float, high: float, help: T, optimizer: str | None = "Adam") -> Any:
+    """A learning rate on a log slider, labelled with the optimizer it drives."""
+    label = (_("Learning rate ({optimizer})", "学习率（{optimizer}）").format(optimizer=optimizer) if optimizer
+             else _("Learning rate", "学习率"))
+    return param(default, low=low, high=high, log=True, label=label, help=help)
 
 
 @dataclass(frozen=True)
@@ -126,8 +141,8 @@ def parse(p: Param, text: str) -> Any:
             return tuple(type(p.choices[0])(v.strip()) for v in text.split(",") if v.strip())
         return p.kind(text)
     except ValueError:
-        raise ConfigError(_(f"{p.label.en}: cannot read {text!r} as {p.kind.__name__}",
-                            f"{p.label.zh}：无法将 {text!r} 解析为 {p.kind.__name__}")) from None
+        raise ConfigError(_("{label}: cannot read {text} as {kind}", "{label}：无法将 {text} 解析为 {kind}")
+                          .format(label=p.label, text=repr(text), kind=p.kind.__name__)) from None
 
 
 def make(config_cls: type, values: dict[str, Any]) -> Any:
@@ -135,8 +150,8 @@ def make(config_cls: type, values: dict[str, Any]) -> Any:
     known = {p.name: p for p in params(config_cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(_(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(known)}",
-                            f"未知设置：{', '.join(unknown)}；可用设置：{', '.join(known)}"))
+        raise ConfigError(_("unknown setting(s): {unknown}; known: {known}", "未知设置：{unknown}；可用设置：{known}")
+                          .format(unknown=", ".join(unknown), known=", ".join(known)))
     clean = {k: parse(known[k], v) if isinstance(v, str) and known[k].kind is not str else v
              for k, v in values.items()}
     clean = {k: tuple(v) if isinstance(v, list) else v for k, v in clean.items()}

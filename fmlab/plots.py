@@ -11,9 +11,30 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .text import T
+from .text import T, _
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+# Axis labels many demos share: say them once, the same way everywhere.
+STEP = _("step", "步数")
+EPOCH = _("epoch", "轮次")
+LOSS = _("loss", "损失")
+LOSS_LOG = _("loss (log)", "损失（对数）")
+TRAIN_LOSS = _("training loss", "训练损失")
+VAL_LOSS = _("validation loss", "验证损失")
+FINAL_LOSS = _("final loss", "最终损失")
+ACCURACY = _("accuracy", "准确率")
+VAL_ACCURACY = _("val accuracy", "验证准确率")
+LEARNING_RATE = _("learning rate", "学习率")
+TRAIN_ACCURACY = _("train accuracy", "训练准确率")
+CROSS_ENTROPY = _("cross-entropy", "交叉熵")
+PARAMETERS = _("parameters", "参数量")
+PARAMETERS_LOG = _("parameters (log)", "参数量（对数）")
+# Table headers and legend names that recur.
+MODEL = _("model", "模型")
+METHOD = _("method", "方法")
+RUN = _("run", "训练组")
+SUMMARY = _("Summary", "汇总")
 
 
 def _layout(fig: go.Figure, x: T, y: T, lang: str, log_y: bool = False) -> go.Figure:

@@ -28,8 +28,8 @@ def get(demo_id: str) -> Demo:
         return demos()[demo_id]
     except KeyError:
         known = ", ".join(demos())
-        raise ConfigError(_(f"unknown demo {demo_id!r}; available: {known}",
-                            f"未知演示 {demo_id!r}；可用演示：{known}")) from None
+        raise ConfigError(_("unknown demo {demo}; available: {known}", "未知演示 {demo}；可用演示：{known}")
+                          .format(demo=repr(demo_id), known=known)) from None
 
 
 def smoke_config(demo: Demo):

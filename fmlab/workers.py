@@ -64,11 +64,11 @@ WORKER_DIED = _("the worker process running this demo stopped (out of memory?); 
 class Drawn:
     """A chart's figure drawn ahead of time in each language: what crosses the process boundary."""
 
-    figures: dict[str, Any]  # lang -> plotly Figure (or matplotlib Figure)
+    figures: dict[str, Any]  # lang -> plotly Figure
 
     def __call__(self, lang: str) -> Any:
         fig = self.figures[lang]
-        return fig.__class__(fig) if type(fig).__module__.startswith("plotly") else fig  # a copy per caller
+        return fig.__class__(fig)  # a copy per caller
 
 
 def drawn(result: Result) -> Result:

@@ -1,4 +1,4 @@
-"""Make the top-level app modules (ui.py) importable from the tests."""
+"""Make the top-level app package (ui/) importable from the tests."""
 import sys
 from pathlib import Path
 

@@ -14,7 +14,7 @@ from fmlab.bank import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["app.py", *sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))]
+PAGES = {page.file: page for page in ui.PAGES}  # the one declared page list
 TIMEOUT = 60  # the first run imports torch and the demos
 
 QUESTION = """\
@@ -75,10 +75,18 @@ def open_page(page: str, **query: str) -> AppTest:
     return at.run()
 
 
-def expected_title(page: str) -> ui.T:
-    by_page = {path: CATEGORIES[cat] for cat, path in ui.category_pages().items()}
-    by_page.update({"app.py": ui.HOME, ui.QUESTIONS_PAGE: ui.BROWSER})
-    return by_page[page]
+def assert_clean(at: AppTest) -> None:
+    """No exception, and no error or warning box (a failed run, a bad preset): say what they said."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert not at.warning, [w.value for w in at.warning]
+
+
+def verdict(at: AppTest, demo_id: str) -> str | None:
+    """The verdict box of `demo_id` (green when the run showed the lesson, blue when not), once it shows."""
+    claim = registry.get(demo_id).claim.text
+    boxes = [*at.success, *at.info]
+    return next((b.value for b in boxes if claim.en in b.value or claim.zh in b.value), None)
 
 
 def run_until(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
@@ -100,20 +108,22 @@ def plotly_charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def test_category_pages_are_found_from_the_page_files():
-    pages = ui.category_pages()
-    assert list(pages) == [c for c in CATEGORIES if c in pages]  # in the bank's category order
-    assert all(Path(ui.ROOT / path).exists() for path in pages.values())
+def test_the_page_list_matches_the_page_files():
+    files = {"app.py", *(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))}
+    assert set(PAGES) == files, "every page file needs one entry in ui.PAGES, and every entry its file"
+    topics = [p.category for p in ui.PAGES if p.category]
+    assert topics == [c for c in CATEGORIES if c in topics]  # in the bank's category order
+    assert all(p.url_path == p.category for p in ui.PAGES if p.category)  # /structure, /optimization, ...
     with_demos = {d.category for d in registry.demos().values()}
-    assert with_demos <= set(pages), "every category with a demo needs its page"
+    assert with_demos <= set(topics), "every category with a demo needs its page"
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(page, lang):
     at = open_page(page, lang=lang)
-    assert not at.exception, [e.value for e in at.exception]
-    assert at.title[0].value == expected_title(page).get(lang)
+    assert_clean(at)
+    assert at.title[0].value == PAGES[page].title.get(lang)
     assert at.radio(key="lang_switch").value == lang
     assert at.query_params["lang"] == lang
 
@@ -147,13 +157,13 @@ def test_a_question_can_be_deep_linked(questions):
 def test_a_demo_runs_from_its_form_and_shows_the_verdict(questions):
     at = open_page("pages/2_optimization.py")
     at.get("form_submit_button")[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    run_until(at, lambda at: at.success)
-    assert not at.exception
-    assert "trained fastest on digits" in at.success[0].value
+    assert_clean(at)
+    run_until(at, lambda at: verdict(at, "optimizers"))
+    assert_clean(at)
+    assert "trained fastest on digits" in verdict(at, "optimizers")
     assert len(plotly_charts(at)) >= 3
     at.radio(key="lang_switch").set_value("zh").run()
-    assert "训练最快" in at.success[0].value
+    assert "训练最快" in verdict(at, "optimizers")
 
 
 def test_invalid_settings_show_a_bilingual_error_not_a_traceback(questions):
@@ -170,7 +180,7 @@ def test_stop_cancels_a_running_demo(questions):
     at.get("form_submit_button")[0].click().run()
     next(b for b in at.button if b.key and b.key.startswith("stop:")).click().run()
     run_until(at, lambda at: at.info and "Stopped" in at.info[-1].value, timeout=10)
-    assert not at.success
+    assert not verdict(at, "residual-depth")
 
 
 def test_the_browser_filters_and_reports_skipped_files(questions):

@@ -1,5 +1,6 @@
 """Every registered demo, with no per-demo test code: smoke run, progress, metrics, charts, determinism."""
 import math
+from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
@@ -9,6 +10,7 @@ from fmlab.demo import Result
 from fmlab.params import params
 
 DEMOS = list(registry.demos().values())
+LESSONS = Path(__file__).parent / "lessons"
 
 
 @pytest.fixture(scope="module", params=DEMOS, ids=[d.id for d in DEMOS])
@@ -30,7 +32,14 @@ def test_declaration(smoke):
             assert set(p.choice_labels) == set(p.choices)
             assert all(t.en and t.zh for t in p.choice_labels.values())
     demo.config()  # the defaults are valid
-    assert hash(demo.config()) == hash(demo.config())
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=[d.id for d in DEMOS])
+def test_every_demo_states_its_claim_and_has_a_lesson_file(demo):
+    assert demo.claim is not None, f"{demo.id} declares no claim"
+    assert demo.claim.text.en and demo.claim.text.zh
+    lesson = LESSONS / f"test_{demo.module.rsplit('.', 1)[-1]}.py"
+    assert lesson.exists(), f"{demo.id} has no lesson tests in {lesson}"
 
 
 def test_smoke_run_reports_ordered_progress(smoke):
@@ -46,6 +55,9 @@ def test_smoke_result(smoke):
     assert isinstance(result, Result) and result.metrics and result.finite()
     assert demo.key_metric in result.metrics
     assert result.verdict.en and result.verdict.zh and result.verdict.en != result.verdict.zh
+    # the verdict says, in both languages, whether this run showed the claim
+    said = demo.claim.verdict(result.metrics)  # shown / not shown / not tested, from these metrics
+    assert said.en in result.verdict.en and said.zh in result.verdict.zh
     assert result.charts
     for chart in result.charts:
         for lang in ("en", "zh"):

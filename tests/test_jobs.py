@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from fmlab.demo import Demo, Event, Result
-from fmlab.jobs import JobSet, Runner, State, latest_note, loss_curves
+from fmlab.jobs import JobSet, Progress, Runner, State
 from fmlab.params import ConfigError, DemoConfig, param
 from fmlab.text import _
 
@@ -81,9 +81,25 @@ def test_a_run_reports_progress_and_a_result(fake):
     assert job.state is State.DONE and not job.active
     assert job.fraction == 1.0
     assert job.result.metrics == {"loss": 0.25}
-    assert loss_curves(job.events()) == {"a": [1.0, 0.5, 1 / 3, 0.25]}
-    assert latest_note(job.events()).en == "Training"
+    progress = Progress().update(job)
+    assert progress.named_curves("en") == {"a": [1.0, 0.5, 1 / 3, 0.25]}
+    assert progress.note.en == "Training" and progress.seen == len(job.events())
     assert job.error is None
+
+
+def test_progress_reads_each_event_once(fake):
+    fake.gate.clear()
+    job = Runner(2).submit(fake.demo, Config(steps=6))
+    progress = Progress()
+    deadline = time.monotonic() + 5
+    while progress.update(job).seen < 1 and time.monotonic() < deadline:  # the stage note; steps wait at the gate
+        time.sleep(0.001)
+    assert progress.note.en == "Training" and not progress.curves
+    fake.gate.set()
+    assert job.wait(5)
+    progress.update(job).update(job)  # a second update with nothing new changes nothing
+    assert progress.curves == {"a": [1 / (i + 1) for i in range(6)]}
+    assert progress.last.step == 6
 
 
 def test_a_finished_result_is_cached(fake):

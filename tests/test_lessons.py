@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmlab.demos import grad_cam, gradient_clipping, loss_shapes, optimizers, residual_depth, self_attention
+from fmlab.demos import grad_cam, gradient_clipping, loss_shapes, optimizers, self_attention
 
 
 def test_adam_beats_plain_sgd_at_the_default_lr():
@@ -14,28 +14,6 @@ def test_adam_beats_plain_sgd_at_the_default_lr():
     assert m["val_acc_adam"] > m["val_acc_sgd"] + 0.2
     # on the ill-conditioned valley momentum gets much closer to the minimum than plain SGD
     assert m["surface_dist_momentum"] < m["surface_dist_sgd"] / 4
-
-
-@pytest.fixture(scope="module")
-def depth():
-    cfg = residual_depth.Config()
-    assert max(cfg.depths) >= 20
-    return cfg, residual_depth.run(cfg).metrics
-
-
-def test_deep_plain_net_stalls_where_the_residual_net_trains(depth):
-    cfg, m = depth
-    d = max(cfg.depths)
-    assert m[f"loss_plain_d{d}"] > 0.8 * math.log(10)  # stuck near chance
-    assert m[f"loss_residual_d{d}"] < m[f"loss_plain_d{d}"] - 1.5
-    assert m[f"acc_residual_d{d}"] > 0.85
-
-
-def test_depth_hurts_the_plain_net_and_its_early_gradients_vanish(depth):
-    cfg, m = depth
-    shallow, deep = min(cfg.depths), max(cfg.depths)
-    assert m[f"loss_plain_d{deep}"] > m[f"loss_plain_d{shallow}"] + 1.0
-    assert m[f"grad_ratio_plain_d{deep}"] > 1000 * m[f"grad_ratio_residual_d{deep}"]
 
 
 def test_grad_cam_points_at_the_object():

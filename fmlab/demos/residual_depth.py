@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
 from ..nets import MLP, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, join, names, same, sentences
 
 VARIANTS = ("plain", "plain+bn", "residual", "residual+bn")
 VARIANT_NAMES = {"plain": _("plain", "普通"), "plain+bn": _("plain + BatchNorm", "普通 + BatchNorm"),
@@ -35,12 +35,10 @@ class Config(DemoConfig):
                           help=_("Numbers of hidden blocks to compare", "要比较的隐藏块数量"))
     width: int = param(64, low=16, high=256, label=_("Width", "宽度"),
                        help=_("Units per hidden layer", "每个隐藏层的神经元数"))
-    epochs: int = param(10, low=1, high=40, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
-    lr: float = param(1e-3, low=1e-5, high=1e-1, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size, the same for every variant", "Adam 的步长，所有变体相同"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(10, high=40, help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
+    lr: float = lr_param(1e-3, low=1e-5, high=1e-1,
+                         help=_("Adam's step size, the same for every variant", "Adam 的步长，所有变体相同"))
+    seed: int = seed_param()
 
 
 def build(variant: str, depth: int, width: int, seed: int) -> MLP:
@@ -69,37 +67,56 @@ def first_to_last(norms: list[float]) -> float:
     return norms[-1] / max(norms[0], 1e-30)
 
 
-def verdict(cfg: Config, finals: dict[str, float], accs: dict[str, float], grad_norms: dict[str, list[float]]) -> T:
+def verdict(cfg: Config, finals: dict[str, float], accs: dict[str, float], ratios: dict[str, float]) -> T:
     """Compare variants at the deepest depth, and the plain net's loss across depths."""
     deep = max(cfg.depths)
     at_deep = {v: finals[f"{v} d{deep}"] for v in cfg.variants}
     best = min(at_deep, key=lambda v: at_deep[v] if np.isfinite(at_deep[v]) else np.inf)
-    parts_en = [f"At depth {deep}: " + ", ".join(f"{v} loss {at_deep[v]:.3f} (acc {accs[f'{v} d{deep}']:.1%})"
-                                                 for v in cfg.variants) + "."]
-    parts_zh = ["深度 " + str(deep) + " 时：" + "，".join(f"{v} 损失 {at_deep[v]:.3f}（准确率 {accs[f'{v} d{deep}']:.1%}）"
-                                                       for v in cfg.variants) + "。"]
-    stalled = [v for v in cfg.variants if at_deep[v] > 0.8 * np.log(10)]  # still near chance: ln 10 ≈ 2.30
-    if stalled:
-        parts_en.append(f"{', '.join(stalled)} stalled near the chance loss ln 10 ≈ 2.30.")
-        parts_zh.append(f"{'、'.join(stalled)} 停滞在随机猜测的损失 ln 10 ≈ 2.30 附近。")
-    ratios = {v: first_to_last(grad_norms[f"{v} d{deep}"]) for v in cfg.variants}
-    parts_en.append("At step 0 the last layer's gradient was " + ", ".join(
-        f"{ratios[v]:.3g}× the first layer's in {v}" for v in cfg.variants) + ".")
-    parts_zh.append("第 0 步时最后一层的梯度是第一层的：" + "，".join(f"{v} {ratios[v]:.3g} 倍" for v in cfg.variants) + "。")
-    parts_en.append(f"{best} trained best.")
-    parts_zh.append(f"{best} 训练效果最好。")
-    if "plain" in cfg.variants and len(cfg.depths) > 1:
-        shallow = min(cfg.depths)
-        parts_en.append(f"The plain net's loss went from {finals[f'plain d{shallow}']:.3f} at depth {shallow} "
-                        f"to {finals[f'plain d{deep}']:.3f} at depth {deep}: more layers made it worse, not better.")
-        parts_zh.append(f"普通网络的损失从深度 {shallow} 的 {finals[f'plain d{shallow}']:.3f} 变为深度 {deep} 的 "
-                        f"{finals[f'plain d{deep}']:.3f}：层数越多反而越差。")
-    return T(" ".join(parts_en), " ".join(parts_zh))
+    each = join(_("{name} loss {loss:.3f} (acc {acc:.1%})", "{name} 损失 {loss:.3f}（准确率 {acc:.1%}）")
+                .format(name=VARIANT_NAMES[v], loss=at_deep[v], acc=accs[f"{v} d{deep}"]) for v in cfg.variants)
+    stalled = [VARIANT_NAMES[v] for v in cfg.variants if at_deep[v] > 0.8 * np.log(10)]  # chance: ln 10 ≈ 2.30
+    grads = join(_("{ratio:.3g}× in {name}", "{name} 为 {ratio:.3g} 倍").format(ratio=ratios[v], name=VARIANT_NAMES[v])
+                 for v in cfg.variants)
+    return sentences(
+        _("At depth {deep}: {each}.", "深度 {deep} 时：{each}。").format(deep=deep, each=each),
+        _("{names} stalled near the chance loss ln 10 ≈ 2.30.", "{names} 停滞在随机猜测的损失 ln 10 ≈ 2.30 附近。")
+        .format(names=names(stalled)) if stalled else None,
+        _("At step 0 the last layer's gradient was this many times the first layer's: {grads}.",
+          "第 0 步时最后一层的梯度是第一层的：{grads}。").format(grads=grads),
+        _("{best} trained best.", "{best} 训练效果最好。").format(best=VARIANT_NAMES[best]),
+        plain_across_depths(cfg, finals),
+    )
 
 
-def run(cfg: Config, report: Report = silent) -> Result:
-    """Train every (variant, depth) pair on digits; measure step-0 gradient norms per layer."""
-    split = data.digits(seed=cfg.seed)
+def plain_across_depths(cfg: Config, finals: dict[str, float]) -> T | None:
+    """How the plain net's loss changed from the shallowest to the deepest depth."""
+    if "plain" not in cfg.variants or len(cfg.depths) < 2:
+        return None
+    shallow, deep = min(cfg.depths), max(cfg.depths)
+    worse = finals[f"plain d{deep}"] > finals[f"plain d{shallow}"]
+    return _("The plain net's loss went from {a:.3f} at depth {shallow} to {b:.3f} at depth {deep}{so}.",
+             "普通网络的损失从深度 {shallow} 的 {a:.3f} 变为深度 {deep} 的 {b:.3f}{so}。").format(
+        a=finals[f"plain d{shallow}"], b=finals[f"plain d{deep}"], shallow=shallow, deep=deep,
+        so=_(": more layers made it worse, not better", "：层数越多反而越差") if worse else same(""))
+
+
+def lesson(m: Metrics) -> bool | None:
+    """At depth 20 or more, the residual net's loss is under half the plain net's."""
+    deep = int(m["depth_deepest"])
+    if deep < 20:
+        return None
+    return m[f"loss_residual_d{deep}"] < 0.5 * m[f"loss_plain_d{deep}"]
+
+
+CLAIM = Claim(
+    _("at 20+ hidden blocks the plain net stalls while the residual net trains to under half its loss",
+      "20 个以上隐藏块时普通网络停滞不前，而残差网络的损失降到它的一半以下"),
+    lesson,
+)
+
+
+def train_all(cfg: Config, split: data.Split, report: Report) -> tuple[dict[str, Fit], dict[str, list[float]]]:
+    """Train every (variant, depth) pair; measure each net's per-layer gradient norms at step 0."""
     jobs = [(v, d) for d in sorted(cfg.depths) for v in cfg.variants]
     runs: dict[str, Fit] = {}
     grad_norms: dict[str, list[float]] = {}
@@ -108,40 +125,60 @@ def run(cfg: Config, report: Report = silent) -> Result:
         model = build(variant, depth, cfg.width, cfg.seed)
         grad_norms[name] = layer_grad_norms(model, split.X_train[:256], split.y_train[:256])
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        label = _("{variant}, depth {depth}", "{variant}，深度 {depth}").format(variant=VARIANT_NAMES[variant],
+                                                                              depth=depth)
         runs[name] = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=64,
-                         val=(split.X_val, split.y_val), seed=cfg.seed, report=part(report, name, i, len(jobs)))
+                         val=(split.X_val, split.y_val), seed=cfg.seed, report=part(report, label, i, len(jobs)))
+    return runs, grad_norms
 
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Train every (variant, depth) pair on digits; compare losses and step-0 gradient norms per layer."""
+    split = data.digits(seed=cfg.seed)
+    runs, grad_norms = train_all(cfg, split, report)
+    deep = max(cfg.depths)
     finals = {n: final_loss(r) for n, r in runs.items()}
     accs = {n: r.final("val_acc") for n, r in runs.items()}
+    ratios = {v: first_to_last(grad_norms[f"{v} d{deep}"]) for v in cfg.variants}
+
     metrics = {f"loss_{n.replace(' ', '_')}": v for n, v in finals.items()}
     metrics |= {f"acc_{n.replace(' ', '_')}": v for n, v in accs.items()}
-    deep = max(cfg.depths)
-    metrics |= {f"grad_ratio_{v}_d{deep}": first_to_last(grad_norms[f"{v} d{deep}"]) for v in cfg.variants}
+    metrics |= {f"grad_ratio_{v}_d{deep}": r for v, r in ratios.items()}
     metrics["deepest_best_acc"] = max(accs[f"{v} d{deep}"] for v in cfg.variants)
+    metrics["depth_deepest"] = float(deep)
 
+    told = sentences(verdict(cfg, finals, accs, ratios), CLAIM.verdict(metrics))
+    return Result(metrics, told, charts(cfg, runs, grad_norms, finals), [summary(cfg, finals, accs)])
+
+
+def charts(cfg: Config, runs: dict[str, Fit], grad_norms: dict[str, list[float]],
+           finals: dict[str, float]) -> list[Chart]:
+    """Loss curves, step-0 gradient norm per layer at the deepest depth, final loss against depth."""
+    deep, depths = max(cfg.depths), sorted(cfg.depths)
     dashes = {n: "dot" if n.startswith("plain") else "solid" for n in runs}
     deepest = {n: g for n, g in grad_norms.items() if n.endswith(f"d{deep}")}
-    charts = [
+    return [
         Chart(_("Training loss", "训练损失"),
-              lambda lang: plots.curves({n: r.history["loss"] for n, r in runs.items()}, _("step", "步数"),
-                                        _("loss (log)", "损失（对数）"), lang, log_y=True, dashes=dashes)),
-        Chart(_(f"Gradient norm per layer at step 0, depth {deep}", f"第 0 步各层梯度范数（深度 {deep}）"),
+              lambda lang: plots.curves({n: r.history["loss"] for n, r in runs.items()}, plots.STEP,
+                                        plots.LOSS_LOG, lang, log_y=True, dashes=dashes)),
+        Chart(_("Gradient norm per layer at step 0, depth {deep}", "第 0 步各层梯度范数（深度 {deep}）").format(deep=deep),
               lambda lang: plots.curves(deepest, _("layer (input → output)", "层（输入 → 输出）"),
                                         _("‖∂loss/∂W‖ (log)", "‖∂loss/∂W‖（对数）"), lang, log_y=True, dashes=dashes),
               caption=_("Plain: the gradient shrinks layer by layer on its way back to the input.",
                         "普通网络：梯度在反向传回输入的途中逐层缩小。")),
         Chart(_("Final training loss vs depth", "最终训练损失与深度"),
-              lambda lang: plots.lines_xy({v: (sorted(cfg.depths), [finals[f"{v} d{d}"] for d in sorted(cfg.depths)])
-                                           for v in cfg.variants}, _("depth (hidden blocks)", "深度（隐藏块数）"),
-                                          _("final loss", "最终损失"), lang)),
+              lambda lang: plots.lines_xy({v: (depths, [finals[f"{v} d{d}"] for d in depths]) for v in cfg.variants},
+                                          _("depth (hidden blocks)", "深度（隐藏块数）"), plots.FINAL_LOSS, lang)),
     ]
-    table = Table(_("Summary", "汇总"),
-                  {"variant": _("variant", "变体"), "depth": _("depth", "深度"), "loss": _("final loss", "最终损失"),
-                   "acc": _("val accuracy", "验证准确率")},
-                  [{"variant": v, "depth": d, "loss": round(finals[f"{v} d{d}"], 4), "acc": round(accs[f"{v} d{d}"], 4)}
-                   for v, d in jobs])
-    return Result(metrics, verdict(cfg, finals, accs, grad_norms), {n: r.history for n, r in runs.items()}, charts,
-                  [table])
+
+
+def summary(cfg: Config, finals: dict[str, float], accs: dict[str, float]) -> Table:
+    """One row per (variant, depth): final loss and val accuracy."""
+    return Table(plots.SUMMARY,
+                 {"variant": _("variant", "变体"), "depth": _("depth", "深度"), "loss": plots.FINAL_LOSS,
+                  "acc": plots.VAL_ACCURACY},
+                 [{"variant": v, "depth": d, "loss": round(finals[f"{v} d{d}"], 4), "acc": round(accs[f"{v} d{d}"], 4)}
+                  for d in sorted(cfg.depths) for v in cfg.variants])
 
 
 DEMO = Demo(
@@ -155,4 +192,5 @@ DEMO = Demo(
     smoke=dict(depths=(2, 5), epochs=1),
     key_metric="deepest_best_acc",
     key_label=_("best val accuracy at the greatest depth", "最大深度下的最佳验证准确率"),
+    claim=CLAIM,
 )

@@ -2,22 +2,27 @@
 
 Each file `questions/<id>.yaml` holds a model answer in English and Chinese, key points,
 common mistakes, a runnable code sample, a link to the demo that answers it, and a quiz.
-A malformed file never stops the bank from loading: it is listed in `Bank.skipped` with
-a bilingual message naming the file and the id, and every other file still loads.
+`Question` below is its schema (pydantic); `questions/schema.json` is the same schema as
+JSON Schema for editors (`python -m fmlab bank --schema` rewrites it). A malformed file never
+stops the bank from loading: it is listed in `Bank.skipped` with a bilingual message naming
+the file, the id and every broken field, and every other file still loads.
 """
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
+                      ValidationError, ValidationInfo, field_validator)
+from pydantic_core import PydanticCustomError
 
 from . import registry
 from .demo import Demo
-from .params import ConfigError, make
-from .text import LANGS, T, _
+from .params import make
+from .text import LANGS, T, _, same
 
 CATEGORIES: dict[str, T] = {
     "structure": _("Network structure", "网络结构"),
@@ -43,45 +48,133 @@ DIFFICULTIES: dict[str, T] = {
 QUIZ_KINDS = ("choice", "predict")  # predict: guess what the linked demo will show, then run it
 MIN_QUIZ_ITEMS = 3
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "questions"
+SCHEMA_FILE = DEFAULT_ROOT / "schema.json"
 
-ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # ids appear in URLs and file names
-OCCURRENCE_PATTERN = re.compile(r"\d{3}:\d+")  # FILE:NUMBER, e.g. "000:1" = seed file 000, question 1
+ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"  # ids appear in URLs and file names
+OCCURRENCE_PATTERN = r"^\d{3}:\d+$"  # FILE:NUMBER, e.g. "000:1" = seed file 000, question 1
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 70 files in 0.3 s, not 5 s
 QUOTE_HINT = _(' (write it quoted, e.g. "000:1")', '（请加引号，例如 "000:1"）')
-FIELDS = ("id", "category", "difficulty", "occurrences", "tags", "title", "question", "answer",
-          "key_points", "mistakes", "code", "demo", "quiz")
-QUIZ_FIELDS = ("kind", "prompt", "options", "answer", "explain")
 
 
-@dataclass(frozen=True)
-class QuizItem:
-    """One multiple-choice item; `answer` is the index of the one right option."""
+# ---- the file schema --------------------------------------------------------------------
 
-    kind: str
-    prompt: T
-    options: tuple[T, ...]
-    answer: int
-    explain: T
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"\S")]  # \S tells editors too
 
 
-@dataclass(frozen=True)
-class Question:
-    """One interview question with its model answer, demo link and quiz."""
+def _items(item: Any, at_least: int = 0) -> Any:
+    """A YAML list of `item`s, kept as a tuple so that a Question is hashable."""
+    return Annotated[list[item], Field(min_length=at_least), AfterValidator(tuple)]
 
-    id: str
-    category: str
-    difficulty: str
-    occurrences: tuple[str, ...]
-    tags: tuple[str, ...]
-    title: T
-    question: T
-    answer: T  # markdown
-    key_points: tuple[T, ...]
-    mistakes: tuple[T, ...]
-    code: str
-    demo: str | None
-    preset: dict[str, Any] = field(hash=False)  # demo settings for this question; {} = the demo's defaults
-    quiz: tuple[QuizItem, ...]
+
+def _error(en: str, zh: str) -> PydanticCustomError:
+    """A validation error with our own message in both languages (see `_problem`)."""
+    return PydanticCustomError("bilingual", "{en}", {"en": en, "zh": zh})
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Bilingual(_Schema):
+    """A text in English and Chinese; neither may be empty."""
+
+    en: Line
+    zh: Line
+
+
+Text = Annotated[Bilingual, AfterValidator(lambda b: T(b.en, b.zh))]  # written {en, zh}, kept as a T
+
+
+def _distinct(options: list[T]) -> tuple[T, ...]:
+    if any(len({o.get(lang) for o in options}) < len(options) for lang in LANGS):
+        raise _error("two options are identical", "有两个选项完全相同")
+    return tuple(options)
+
+
+class QuizItem(_Schema):
+    """One multiple-choice item: a prompt, two or more distinct options, the right one and why."""
+
+    kind: Literal[QUIZ_KINDS]
+    """choice: pick the right option; predict: guess what the linked demo will show, then run it."""
+    prompt: Text
+    options: Annotated[list[Text], Field(min_length=2), AfterValidator(_distinct)]
+    answer: StrictInt
+    """The index of the one right option, counting from 0."""
+    explain: Text
+
+    @field_validator("answer")
+    @classmethod
+    def _an_option(cls, answer: int, info: ValidationInfo) -> int:
+        count = len(info.data.get("options", ()))  # 0: the options are broken themselves
+        if count and not 0 <= answer < count:
+            raise _error(f"{answer} is not a valid option index (0 to {count - 1})",
+                         f"{answer} 不是有效的选项下标（0 到 {count - 1}）")
+        return answer
+
+
+class DemoLink(_Schema):
+    """The demo that answers the question, and the settings it opens with."""
+
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    preset: dict[str, Any] | None
+    """Demo settings for this question; {} = the demo's defaults."""
+
+    def __hash__(self) -> int:  # the preset is a dict; a Question stays usable as a cache key
+        return hash(self.id)
+
+    @field_validator("preset")
+    @classmethod
+    def _builds_the_config(cls, preset: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any]:
+        preset = {k: tuple(v) if isinstance(v, list) else v for k, v in (preset or {}).items()}
+        demo = (info.context or {}).get("demos", {}).get(info.data.get("id"))
+        if demo is not None:  # a demo that is not registered yet cannot be checked
+            try:
+                make(demo.config, preset)
+            except (TypeError, ValueError) as e:  # ConfigError, or e.g. a number where a tuple is expected
+                text = getattr(e, "text", same(str(e)))
+                raise _error(f"for {demo.id!r}: {text.en}", f"演示 {demo.id!r}：{text.zh}") from None
+        return preset
+
+
+class Question(_Schema):
+    """One interview question: questions/<id>.yaml, with its model answer, demo link and quiz."""
+
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    """Also the file name: questions/<id>.yaml."""
+    category: Literal[tuple(CATEGORIES)]
+    difficulty: Literal[tuple(DIFFICULTIES)]
+    occurrences: _items(Annotated[str, StringConstraints(pattern=OCCURRENCE_PATTERN)], at_least=1)
+    """Where the question was asked, as quoted "FILE:NUMBER" strings, e.g. "000:1"."""
+    tags: _items(Line)
+    title: Text
+    question: Text
+    answer: Text
+    """Markdown."""
+    key_points: _items(Text, at_least=1)
+    mistakes: _items(Text, at_least=1)
+    code: Annotated[str, StringConstraints(min_length=1)]
+    """A runnable Python sample that prints its result, as a literal block (code: |)."""
+    link: DemoLink | None = Field(alias="demo")
+    quiz: _items(QuizItem, at_least=MIN_QUIZ_ITEMS)
+
+    @field_validator("id")
+    @classmethod
+    def _names_the_file(cls, qid: str, info: ValidationInfo) -> str:
+        stem = (info.context or {}).get("stem", qid)
+        if qid != stem:
+            raise _error(f"{qid!r} differs from the file name {stem}.yaml",
+                         f"{qid!r} 与文件名 {stem}.yaml 不一致")
+        return qid
+
+    @property
+    def demo(self) -> str | None:
+        """The linked demo's id; None when no demo answers this question."""
+        return self.link.id if self.link else None
+
+    @property
+    def preset(self) -> dict[str, Any]:
+        """Demo settings for this question; {} = the demo's defaults."""
+        return self.link.preset if self.link else {}
 
     def matches(self, text: str) -> bool:
         """True when every word of `text` occurs (any case) in the id, tags, title, question, answer or key points."""
@@ -92,6 +185,12 @@ class Question:
         texts = [self.title, self.question, self.answer, *self.key_points]
         parts = [self.id, *self.tags, *(t.get(lang) for t in texts for lang in LANGS)]
         return "\n".join(parts).casefold()
+
+
+def schema_text() -> str:
+    """The JSON Schema of a question file, as kept in `questions/schema.json` (`python -m fmlab bank --schema`)."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **Question.model_json_schema()}
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -140,186 +239,68 @@ def _check_key(key: str, known: dict[str, T], what: str) -> None:
         raise KeyError(f"unknown {what} {key!r}; known: {', '.join(known)}")
 
 
-class _Invalid(Exception):
-    """A question file breaks the schema; `.text` says where and how, in both languages."""
-
-    def __init__(self, text: T):
-        super().__init__(str(text))
-        self.text = text
-
-
 # ---- reading one file -------------------------------------------------------------------
 
-
-def _text(value: Any, where: str) -> T:
-    """A bilingual mapping {en: ..., zh: ...} with both strings non-empty."""
-    if not isinstance(value, dict):
-        raise _Invalid(_(f"{where}: expected a mapping {{en: ..., zh: ...}}, got {type(value).__name__}",
-                         f"{where}：应为 {{en: ..., zh: ...}} 形式的映射，实际是 {type(value).__name__}"))
-    extra = sorted(set(value) - set(LANGS), key=str)
-    if extra:
-        raise _Invalid(_(f"{where}: unexpected key(s) {', '.join(map(str, extra))}; only en and zh are allowed",
-                         f"{where}：多余的键 {', '.join(map(str, extra))}；只允许 en 和 zh"))
-    for lang in LANGS:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            raise _Invalid(_(f"{where}.{lang}: missing or empty", f"{where}.{lang}：缺失或为空"))
-    return T(value["en"].strip(), value["zh"].strip())
-
-
-def _list(value: Any, where: str, min_len: int = 0) -> list:
-    """A YAML list with at least `min_len` items."""
-    if not isinstance(value, list):
-        raise _Invalid(_(f"{where}: expected a list, got {type(value).__name__}",
-                         f"{where}：应为列表，实际是 {type(value).__name__}"))
-    if len(value) < min_len:
-        raise _Invalid(_(f"{where}: needs at least {min_len} item(s), has {len(value)}",
-                         f"{where}：至少需要 {min_len} 项，实际只有 {len(value)} 项"))
-    return value
+MESSAGES = {  # pydantic's error types in both languages; any other type keeps pydantic's English
+    "missing": _("missing", "缺失"),
+    "extra_forbidden": _("unknown field", "未知字段"),
+    "model_type": _("expected a mapping, got {type}", "应为映射，实际是 {type}"),
+    "dict_type": _("expected a mapping, got {type}", "应为映射，实际是 {type}"),
+    "list_type": _("expected a list, got {type}", "应为列表，实际是 {type}"),
+    "string_type": _("expected a string, got {input}", "应为字符串，实际是 {input}"),
+    "string_too_short": _("missing or empty", "缺失或为空"),
+    "string_pattern_mismatch": _("{input} does not match the pattern {pattern}", "{input} 不符合格式 {pattern}"),
+    "too_short": _("needs at least {min_length} item(s), has {actual_length}",
+                   "至少需要 {min_length} 项，实际只有 {actual_length} 项"),
+    "literal_error": _("{input} is not one of {expected}", "{input} 不在 {expected} 之中"),
+    "int_type": _("expected a whole number, got {input}", "应为整数，实际是 {input}"),
+}
 
 
-def _texts(value: Any, where: str, min_len: int = 1) -> tuple[T, ...]:
-    """A list of bilingual mappings."""
-    return tuple(_text(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, min_len)))
+def _problem(error: dict) -> T:
+    """One pydantic error as "where: what" in both languages, e.g. "quiz[2].answer: 5 is not …"."""
+    ctx, kind, got = error.get("ctx", {}), error["type"], error["input"]
+    if kind == "bilingual":
+        what = T(ctx["en"], ctx["zh"])
+    elif kind in MESSAGES:
+        expected = str(ctx.get("expected")).replace(" or ", ", ")  # "'a', 'b' or 'c'" -> "'a', 'b', 'c'"
+        values = {**ctx, "expected": expected, "input": repr(got)[:80], "type": type(got).__name__}
+        what = MESSAGES[kind].format(**values)
+    else:
+        what = same(error["msg"])
+    if error["loc"][:1] == ("occurrences",) and kind == "string_type":  # YAML reads 000:1 as a number
+        what = T(what.en + QUOTE_HINT.en, what.zh + QUOTE_HINT.zh)
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).removeprefix(".")
+    return T(f"{where}: {what.en}", f"{where}：{what.zh}") if where else what
 
 
-def _string(value: Any, where: str, pattern: re.Pattern | None = None, hint: T = _("", "")) -> str:
-    """A non-empty string, optionally matching `pattern` in full."""
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(_(f"{where}: expected a non-empty string, got {value!r}{hint.en}",
-                         f"{where}：应为非空字符串，实际是 {value!r}{hint.zh}"))
-    if pattern is not None and not pattern.fullmatch(value):
-        raise _Invalid(_(f"{where}: {value!r} does not match the pattern {pattern.pattern}",
-                         f"{where}：{value!r} 不符合格式 {pattern.pattern}"))
-    return value
-
-
-def _choice(value: Any, known: dict[str, T], where: str) -> str:
-    """One of the keys of `known`."""
-    if not isinstance(value, str) or value not in known:
-        raise _Invalid(_(f"{where}: {value!r} is not one of {', '.join(known)}",
-                         f"{where}：{value!r} 不在 {', '.join(known)} 之中"))
-    return value
-
-
-def _quiz_item(value: Any, where: str) -> QuizItem:
-    """One quiz item: a kind, a prompt, ≥2 distinct options, the right option's index and why."""
-    _fields(value, QUIZ_FIELDS, where)
-    kind = value["kind"]
-    if kind not in QUIZ_KINDS:
-        raise _Invalid(_(f"{where}.kind: {kind!r} is not one of {', '.join(QUIZ_KINDS)}",
-                         f"{where}.kind：{kind!r} 不在 {', '.join(QUIZ_KINDS)} 之中"))
-    options = _texts(value["options"], f"{where}.options", min_len=2)
-    if len({o.en for o in options}) < len(options) or len({o.zh for o in options}) < len(options):
-        raise _Invalid(_(f"{where}.options: two options are identical",
-                         f"{where}.options：有两个选项完全相同"))
-    answer = value["answer"]
-    if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(options):
-        raise _Invalid(_(f"{where}.answer: {answer!r} is not a valid option index (0 to {len(options) - 1})",
-                         f"{where}.answer：{answer!r} 不是有效的选项下标（0 到 {len(options) - 1}）"))
-    return QuizItem(kind, _text(value["prompt"], f"{where}.prompt"), options, answer,
-                    _text(value["explain"], f"{where}.explain"))
-
-
-def _fields(value: Any, names: tuple[str, ...], where: str) -> None:
-    """`value` is a mapping with exactly the keys `names`."""
-    if not isinstance(value, dict):
-        raise _Invalid(_(f"{where}: expected a mapping, got {type(value).__name__}",
-                         f"{where}：应为映射，实际是 {type(value).__name__}"))
-    missing = [n for n in names if n not in value]
-    if missing:
-        raise _Invalid(_(f"{where}: missing field(s) {', '.join(missing)}",
-                         f"{where}：缺少字段 {', '.join(missing)}"))
-    extra = sorted(set(value) - set(names), key=str)
-    if extra:
-        raise _Invalid(_(f"{where}: unknown field(s) {', '.join(map(str, extra))}",
-                         f"{where}：未知字段 {', '.join(map(str, extra))}"))
-
-
-def _demo_link(value: Any, demos: dict[str, Demo]) -> tuple[str | None, dict[str, Any]]:
-    """The demo id and preset; the preset must build the demo's Config when that demo is registered."""
-    if value is None:
-        return None, {}
-    _fields(value, ("id", "preset"), "demo")
-    demo_id = _string(value["id"], "demo.id", ID_PATTERN)
-    preset = value["preset"]
-    if preset is None:
-        preset = {}
-    if not isinstance(preset, dict):
-        raise _Invalid(_(f"demo.preset: expected a mapping of setting -> value, got {type(preset).__name__}",
-                         f"demo.preset：应为“设置 -> 取值”的映射，实际是 {type(preset).__name__}"))
-    bad_keys = [k for k in preset if not isinstance(k, str)]
-    if bad_keys:
-        raise _Invalid(_(f"demo.preset: setting names must be strings, got {bad_keys!r}",
-                         f"demo.preset：设置名必须是字符串，实际是 {bad_keys!r}"))
-    preset = {k: tuple(v) if isinstance(v, list) else v for k, v in preset.items()}
-    if demo_id in demos:
-        try:
-            make(demos[demo_id].config, preset)
-        except ConfigError as e:
-            raise _Invalid(_(f"demo.preset for {demo_id!r}: {e.text.en}",
-                             f"demo.preset（演示 {demo_id!r}）：{e.text.zh}")) from None
-        except (TypeError, ValueError) as e:  # e.g. a single number where the demo expects a tuple
-            raise _Invalid(_(f"demo.preset for {demo_id!r}: {e}",
-                             f"demo.preset（演示 {demo_id!r}）：{e}")) from None
-    return demo_id, preset
-
-
-def _parse(data: Any, stem: str, demos: dict[str, Demo]) -> Question:
-    """Build a Question from one file's YAML, raising `_Invalid` at the first broken field."""
-    _fields(data, FIELDS, "file")
-    qid = _string(data["id"], "id", ID_PATTERN)
-    if qid != stem:
-        raise _Invalid(_(f"id {qid!r} differs from the file name {stem!r}.yaml",
-                         f"id {qid!r} 与文件名 {stem!r}.yaml 不一致"))
-    occurrences = tuple(_string(v, f"occurrences[{i}]", OCCURRENCE_PATTERN, QUOTE_HINT)
-                        for i, v in enumerate(_list(data["occurrences"], "occurrences", min_len=1)))
-    tags = tuple(_string(v, f"tags[{i}]") for i, v in enumerate(_list(data["tags"], "tags")))
-    code = data["code"]
-    if not isinstance(code, str) or not code.strip():
-        raise _Invalid(_("code: expected a non-empty literal block (code: |)",
-                         "code：应为非空的字面量块（code: |）"))
-    demo, preset = _demo_link(data["demo"], demos)
-    quiz = _list(data["quiz"], "quiz", min_len=MIN_QUIZ_ITEMS)
-    return Question(
-        id=qid,
-        category=_choice(data["category"], CATEGORIES, "category"),
-        difficulty=_choice(data["difficulty"], DIFFICULTIES, "difficulty"),
-        occurrences=occurrences,
-        tags=tags,
-        title=_text(data["title"], "title"),
-        question=_text(data["question"], "question"),
-        answer=_text(data["answer"], "answer"),
-        key_points=_texts(data["key_points"], "key_points"),
-        mistakes=_texts(data["mistakes"], "mistakes"),
-        code=code,
-        demo=demo,
-        preset=preset,
-        quiz=tuple(_quiz_item(item, f"quiz[{i}]") for i, item in enumerate(quiz)),
-    )
+def _skipped(path: Path, qid: str | None, problems: list[T]) -> Skipped:
+    """A Skipped entry whose message names the file and the id, then every problem (one per line if several)."""
+    name, n = qid or path.stem, len(problems)
+    en = f": {problems[0].en}" if n == 1 else f": {n} problems:" + "".join(f"\n  - {p.en}" for p in problems)
+    zh = f"：{problems[0].zh}" if n == 1 else f"：{n} 处问题：" + "".join(f"\n  - {p.zh}" for p in problems)
+    return Skipped(path.name, qid, _(f"{path.name} (question {name}){en}", f"{path.name}（题目 {name}）{zh}"))
 
 
 def _read(path: Path, demos: dict[str, Demo]) -> Question | Skipped:
-    """One file as a Question, or as a Skipped entry naming the file, the id and the problem."""
+    """One file as a Question, or as a Skipped entry naming the file, the id and the problems."""
     qid = None
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             qid = data["id"]
-        return _parse(data, path.stem, demos)
-    except _Invalid as e:
-        problem = e.text
+        return Question.model_validate(data, context={"stem": path.stem, "demos": demos})
+    except ValidationError as e:
+        problems = [_problem(error) for error in e.errors(include_url=False)]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         where_zh = f"（第 {mark.line + 1} 行）" if mark else ""
         reason = getattr(e, "problem", None) or type(e).__name__
-        problem = _(f"not valid YAML{where}: {reason}", f"不是合法的 YAML{where_zh}：{reason}")
+        problems = [_(f"not valid YAML{where}: {reason}", f"不是合法的 YAML{where_zh}：{reason}")]
     except (OSError, UnicodeDecodeError) as e:
-        problem = _(f"cannot read the file: {e}", f"无法读取文件：{e}")
-    name = qid or path.stem
-    return Skipped(path.name, qid, _(f"{path.name} (question {name}): {problem.en}",
-                                     f"{path.name}（题目 {name}）：{problem.zh}"))
+        problems = [_(f"cannot read the file: {e}", f"无法读取文件：{e}")]
+    return _skipped(path, qid, problems)
 
 
 def load(root: Path | None = None) -> Bank:
@@ -328,20 +309,9 @@ def load(root: Path | None = None) -> Bank:
     if not root.is_dir():
         raise FileNotFoundError(f"question folder not found: {root}")
     demos = registered_demos()
-    questions: list[Question] = []
-    skipped: list[Skipped] = []
-    seen: dict[str, str] = {}
-    for path in sorted(root.glob("*.yaml")):
-        item = _read(path, demos)
-        if isinstance(item, Question) and item.id in seen:
-            item = Skipped(path.name, item.id, _(
-                f"{path.name} (question {item.id}): id already used by {seen[item.id]}",
-                f"{path.name}（题目 {item.id}）：id 已被 {seen[item.id]} 使用"))
-        if isinstance(item, Skipped):
-            skipped.append(item)
-        else:
-            seen[item.id] = path.name
-            questions.append(item)
+    items = [_read(path, demos) for path in sorted(root.glob("*.yaml"))]  # ids are unique: each names its file
+    questions = [item for item in items if isinstance(item, Question)]
+    skipped = [item for item in items if isinstance(item, Skipped)]
     order = {key: i for i, key in enumerate([*CATEGORIES, *DIFFICULTIES])}
     questions.sort(key=lambda q: (order[q.category], order[q.difficulty], q.id))
     return Bank(questions, skipped)

@@ -4,7 +4,7 @@
     python -m fmlab run optimizers --set lr=0.05 --set optimizers=sgd,adam --json
     python -m fmlab run --question optimization-optimizer-selection --json
     python -m fmlab bench [--json bench.json]
-    python -m fmlab bank --status | --samples
+    python -m fmlab bank --status | --samples | --schema
 """
 from __future__ import annotations
 
@@ -119,6 +119,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bank(args: argparse.Namespace) -> int:
     from . import bank, samples
 
+    if args.schema:
+        bank.SCHEMA_FILE.write_text(bank.schema_text(), encoding="utf-8")
+        print(f"wrote {bank.SCHEMA_FILE}")
+        return 0
     questions = bank.load()
     lines = samples.sample_lines(questions) if args.samples else bank.status_lines(questions)
     print("\n".join(lines))
@@ -145,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("bank", help="question bank report")
     k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")
     k.add_argument("--samples", action="store_true", help="run every code sample and report its own time (after shared imports)")
+    k.add_argument("--schema", action="store_true", help="rewrite questions/schema.json from the schema in fmlab/bank.py")
     k.set_defaults(func=cmd_bank)
     return p
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .text import T, _, sentences
+from .text import T, _, local, sentences
 
 Metrics = dict[str, float]
 
@@ -71,8 +71,8 @@ class Table:
     rows: list[dict[str, Any]]
 
     def frame(self, lang: str) -> list[dict[str, Any]]:
-        """The rows with headers in `lang`, ready for st.dataframe or pandas."""
-        return [{label.get(lang): row[key] for key, label in self.columns.items()} for row in self.rows]
+        """The rows with headers and `T` cells in `lang`, ready for st.dataframe or pandas."""
+        return [{label.get(lang): local(row[key], lang) for key, label in self.columns.items()} for row in self.rows]
 
 
 @dataclass

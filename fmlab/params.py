@@ -87,15 +87,17 @@ def seed_param(help: T = _("Same seed, same run", "相同种子，相同结果")
     return param(0, low=0, high=10_000, label=_("Seed", "随机种子"), help=help)
 
 
-def epochs_param(default: int, *, high: int, help: T, low: int = 1) -> Any:
+def epochs_param(default: int, *, high: int, help: T, low: int = 1, label: T = _("Epochs", "训练轮数")) -> Any:
     """How many passes over the training data."""
-    return param(default, low=low, high=high, label=_("Epochs", "训练轮数"), help=help)
+    return param(default, low=low, high=high, label=label, help=help)
 
 
-def lr_param(default: float, *, low: float, high: float, help: T, optimizer: str | None = "Adam") -> Any:
-    """A learning rate on a log slider, labelled with the optimizer it drives."""
-    label = (_("Learning rate ({optimizer})", "学习率（{optimizer}）").format(optimizer=optimizer) if optimizer
-             else _("Learning rate", "学习率"))
+def lr_param(default: float, *, low: float, high: float, help: T, optimizer: str | None = "Adam",
+             label: T | None = None) -> Any:
+    """A learning rate on a log slider, labelled with the optimizer it drives (or with `label`)."""
+    if label is None:
+        label = (_("Learning rate ({optimizer})", "学习率（{optimizer}）").format(optimizer=optimizer) if optimizer
+                 else _("Learning rate", "学习率"))
     return param(default, low=low, high=high, log=True, label=label, help=help)
 
 

@@ -1,6 +1,7 @@
 """The question bank: schema of every entry, runnable code samples, and a loader that skips bad files."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fmlab import bank, samples
+from fmlab import bank, cli, samples
 from fmlab.params import make
 from fmlab.text import LANGS, T
 
@@ -168,6 +169,145 @@ def test_malformed_files_are_skipped_and_the_rest_still_load(tmp_path: Path):
     assert "bad-answer" in skipped["bad-answer.yaml"].message.zh
     assert "other-name" in skipped["other-name.yaml"].message.en
     assert "tags" in skipped["no-tags.yaml"].message.en
+
+
+def edit(qid: str, path: str, value, *, delete: bool = False) -> dict:
+    """`entry(qid)` with the value at `path` ("quiz.1.answer") set to `value`, or deleted."""
+    data = json.loads(json.dumps(entry(qid)))  # no shared parts: one quiz item changes alone
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    target = data
+    for p in parents:
+        target = target[p]
+    if delete:
+        del target[last]
+    else:
+        target[last] = value
+    return data
+
+
+def skipped_alone(folder: Path, data) -> bank.Skipped:
+    """Load a folder holding only this file (named after `data["id"]`, or bad.yaml) and return its Skipped entry."""
+    name = data["id"] if isinstance(data, dict) else "bad"
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    loaded = bank.load(folder)
+    assert loaded.questions == [], "the broken file loaded"
+    (skipped,) = loaded.skipped
+    return skipped
+
+
+def assert_names(skipped: bank.Skipped, qid: str, where: str) -> None:
+    """The message names the file, the id and the field, in both languages."""
+    en, zh = skipped.message.en, skipped.message.zh
+    assert skipped.file == f"{qid}.yaml" and skipped.id == qid
+    assert f"{qid}.yaml (question {qid})" in en and f"{where}: " in en, en
+    assert f"{qid}.yaml（题目 {qid}）" in zh and f"{where}：" in zh, zh
+
+
+BROKEN = [  # (name, path in the file, value, field named in the message, words in the en / zh message)
+    # wrong types
+    ("title-text", "title", "just a string", "title", "expected a mapping, got str", "应为映射"),
+    ("answer-str", "quiz.1.answer", "1", "quiz[1].answer", "expected a whole number, got '1'", "应为整数"),
+    ("answer-bool", "quiz.0.answer", True, "quiz[0].answer", "expected a whole number, got True", "应为整数"),
+    ("answer-range", "quiz.2.answer", 3, "quiz[2].answer", "3 is not a valid option index (0 to 2)", "不是有效的"),
+    ("tags-str", "tags", "sgd", "tags", "expected a list, got str", "应为列表"),
+    ("point-str", "key_points.0", "a plain string", "key_points[0]", "expected a mapping, got str", "应为映射"),
+    ("code-int", "code", 5, "code", "expected a string, got 5", "应为字符串"),
+    ("code-empty", "code", "", "code", "missing or empty", "缺失或为空"),
+    ("occurrence-int", "occurrences.0", 61, "occurrences[0]", 'write it quoted, e.g. "000:1"', "请加引号"),
+    ("occurrence-form", "occurrences.0", "0:1", "occurrences[0]", "does not match the pattern", "不符合格式"),
+    ("occurrences-none", "occurrences", [], "occurrences", "needs at least 1 item(s), has 0", "至少需要 1 项"),
+    ("preset-list", "demo.preset", [1], "demo.preset", "expected a mapping, got list", "应为映射"),
+    ("few-quiz", "quiz", [entry("x")["quiz"][0]] * 2, "quiz", "needs at least 3 item(s), has 2", "至少需要 3 项"),
+    ("one-option", "quiz.0.options", [{"en": "A", "zh": "甲"}], "quiz[0].options", "at least 2", "至少需要 2 项"),
+    ("same-options", "quiz.0.options.1", {"en": "A", "zh": "甲"}, "quiz[0].options", "two options are identical",
+     "有两个选项完全相同"),
+    # a missing or empty bilingual half
+    ("no-zh", "title", {"en": "Only English"}, "title.zh", "missing", "缺失"),
+    ("no-en", "quiz.2.explain", {"zh": "只有中文"}, "quiz[2].explain.en", "missing", "缺失"),
+    ("blank-zh", "question.zh", "   ", "question.zh", "missing or empty", "缺失或为空"),
+    ("option-zh-none", "quiz.0.options.2.zh", None, "quiz[0].options[2].zh", "expected a string, got None",
+     "应为字符串"),
+    # unknown fields
+    ("top-extra", "hint", "x", "hint", "unknown field", "未知字段"),
+    ("link-key", "link", None, "link", "unknown field", "未知字段"),  # the attribute behind `demo` is no key
+    ("quiz-extra", "quiz.0.hint", "x", "quiz[0].hint", "unknown field", "未知字段"),
+    ("text-extra", "title.fr", "Titre", "title.fr", "unknown field", "未知字段"),
+    ("demo-extra", "demo.seed", 0, "demo.seed", "unknown field", "未知字段"),
+    # bad choices
+    ("category", "category", "astrology", "category", "'astrology' is not one of 'structure', 'optimization'",
+     "不在"),
+    ("difficulty", "difficulty", "trivial", "difficulty", "'trivial' is not one of 'easy', 'medium', 'hard'", "不在"),
+    ("kind", "quiz.1.kind", "essay", "quiz[1].kind", "'essay' is not one of 'choice', 'predict'", "不在"),
+    ("demo-id", "demo.id", "No Such", "demo.id", "'No Such' does not match the pattern", "不符合格式"),
+]
+
+
+@pytest.mark.parametrize("name, path, value, where, en, zh", BROKEN, ids=[case[0] for case in BROKEN])
+def test_each_broken_field_is_named_in_both_languages(tmp_path: Path, name, path, value, where, en, zh):
+    qid = f"broken-{name}"
+    skipped = skipped_alone(tmp_path, edit(qid, path, value))
+    assert_names(skipped, qid, where)
+    assert en in skipped.message.en and zh in skipped.message.zh, skipped.message
+
+
+@pytest.mark.parametrize("field", ["tags", "demo", "quiz", "title"])
+def test_a_missing_field_is_named(tmp_path: Path, field):
+    skipped = skipped_alone(tmp_path, edit("has-a-gap", field, None, delete=True))
+    assert_names(skipped, "has-a-gap", field)
+    assert skipped.message.en.endswith(f"{field}: missing") and skipped.message.zh.endswith(f"{field}：缺失")
+
+
+def test_an_id_must_be_a_slug_and_name_its_file(tmp_path: Path):
+    assert_names(skipped_alone(tmp_path, edit("Bad_Id", "id", "Bad_Id")), "Bad_Id", "id")
+    (tmp_path / "Bad_Id.yaml").unlink()
+    write(tmp_path, entry("some-id"), name="other-name")
+    skipped = [s for s in bank.load(tmp_path).skipped if s.file == "other-name.yaml"][0]
+    assert skipped.id == "some-id" and "id: 'some-id' differs from the file name other-name.yaml" in skipped.message.en
+    assert "与文件名 other-name.yaml 不一致" in skipped.message.zh
+
+
+@pytest.mark.parametrize("data", [None, ["a", "list"], "text"], ids=["empty", "list", "text"])
+def test_a_file_that_is_not_a_mapping_is_skipped(tmp_path: Path, data):
+    skipped = skipped_alone(tmp_path, data)
+    assert skipped.file == "bad.yaml" and skipped.id is None
+    assert skipped.message.en.startswith("bad.yaml (question bad): expected a mapping, got ")
+    assert skipped.message.zh.startswith("bad.yaml（题目 bad）：应为映射")
+
+
+def test_every_problem_of_a_file_is_listed(tmp_path: Path):
+    data = edit("many-faults", "category", "astrology")
+    data["quiz"][2]["answer"] = 7
+    data["title"] = {"en": "English only", "extra": 1}
+    skipped = skipped_alone(tmp_path, data)
+    en, zh = skipped.message.en, skipped.message.zh
+    assert en.startswith("many-faults.yaml (question many-faults): 4 problems:\n  - "), en
+    assert zh.startswith("many-faults.yaml（题目 many-faults）：4 处问题：\n  - "), zh
+    for where in ("category", "title.zh", "title.extra", "quiz[2].answer"):
+        assert f"\n  - {where}: " in en and f"\n  - {where}：" in zh, where
+
+
+def test_the_json_schema_file_is_current():
+    assert bank.SCHEMA_FILE.read_text(encoding="utf-8") == bank.schema_text(), \
+        "questions/schema.json is out of date: run `python -m fmlab bank --schema`"
+
+
+def test_the_schema_flag_rewrites_the_file(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setattr(bank, "SCHEMA_FILE", tmp_path / "schema.json")
+    assert cli.main(["bank", "--schema"]) == 0
+    assert (tmp_path / "schema.json").read_text(encoding="utf-8") == bank.schema_text()
+    assert "schema.json" in capsys.readouterr().out
+
+
+def test_the_json_schema_agrees_with_the_loader():
+    """What an editor checks: every real file passes, and broken ones fail where the loader says."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(bank.SCHEMA_FILE.read_text(encoding="utf-8")))
+    for path in sorted(bank.DEFAULT_ROOT.glob("*.yaml")):
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+        assert errors == [], f"{path.name}: {errors}"
+    for _name, path, value, *_rest in BROKEN:
+        if path not in ("quiz.2.answer", "quiz.0.options.1"):  # index range and distinctness: the loader only
+            assert list(validator.iter_errors(edit("x", path, value))), path
 
 
 def test_bad_preset_for_a_registered_demo_is_skipped(tmp_path: Path):

@@ -39,3 +39,12 @@ def test_a_claim_says_shown_not_shown_or_not_tested():
     assert told.en == "This run did NOT show the lesson: x beats y. Small n is noisy."
     assert told.zh == "本次运行没有印证：x 胜过 y。n 太小时结果不稳定。"
     assert claim.verdict({"n": 1}).zh == "当前设置检验不了这条结论：x 胜过 y。"
+
+
+def test_a_table_shows_headers_and_T_cells_in_the_language_asked():
+    from fmlab.demo import Table
+
+    table = Table(_("Summary", "汇总"), {"run": _("run", "训练组"), "acc": _("accuracy", "准确率")},
+                  [{"run": _("restored", "恢复后"), "acc": 0.9}, {"run": "sgd", "acc": 0.5}])
+    assert table.frame("zh") == [{"训练组": "恢复后", "准确率": 0.9}, {"训练组": "sgd", "准确率": 0.5}]
+    assert table.frame("en")[0] == {"run": "restored", "accuracy": 0.9}

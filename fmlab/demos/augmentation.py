@@ -19,16 +19,17 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
 from ..nets import MLP, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, join, same, sentences
 
 RUNS = ("none", "shift_rotate", "flip")
 RUN_NAMES = {"none": _("no augmentation", "不做增强"), "shift_rotate": _("shift + rotate", "平移 + 旋转"),
              "flip": _("horizontal flip", "水平翻转")}
 MOVED_DEGREES, MOVED_SHIFT = 10.0, 0.5  # how the "moved" validation digits are displaced (fixed, not a setting)
+TRAINING_DATA = _("training data", "训练数据")
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,9 @@ class Config(DemoConfig):
                         help=_("Random variants drawn per training image (the no-augmentation run repeats the "
                                "original as often, so every run takes the same steps)",
                                "每张训练图像抽取的随机变体数（不增强组把原图重复同样次数，各组训练步数相同）"))
-    epochs: int = param(15, low=1, high=40, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over all the variants", "遍历全部变体的次数"))
-    lr: float = param(3e-3, low=1e-4, high=1e-1, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size, the same for every run", "Adam 的步长，各组相同"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(15, high=40, help=_("Passes over all the variants", "遍历全部变体的次数"))
+    lr: float = lr_param(3e-3, low=1e-4, high=1e-1, help=_("Adam's step size, the same for every run", "Adam 的步长，各组相同"))
+    seed: int = seed_param()
 
 
 def few_digits(split: data.Split, per_class: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -113,30 +111,78 @@ def train(X: Tensor, y: Tensor, cfg: Config, split: data.Split, report: Report) 
     return model, result
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    gain, moved_gain = m["acc_shift_rotate"] - m["acc_none"], m["moved_acc_shift_rotate"] - m["moved_acc_none"]
-    drop = m["acc_none"] - m["acc_flip"]
-    head_en = (f"Validation accuracy with {m['train_size']:.0f} training digits: no augmentation "
-               f"{m['acc_none']:.1%}, shift + rotate {m['acc_shift_rotate']:.1%}, horizontal flip {m['acc_flip']:.1%}. "
-               f"On the same digits moved by up to ±{MOVED_DEGREES:.0f}° and ±{MOVED_SHIFT} px: "
-               f"{m['moved_acc_none']:.1%}, {m['moved_acc_shift_rotate']:.1%} and {m['moved_acc_flip']:.1%}.")
-    head_zh = (f"用 {m['train_size']:.0f} 张训练数字时的验证准确率：不做增强 {m['acc_none']:.1%}，平移 + 旋转 "
-               f"{m['acc_shift_rotate']:.1%}，水平翻转 {m['acc_flip']:.1%}。把这些验证数字随机旋转 ±{MOVED_DEGREES:.0f}° "
-               f"以内、平移 ±{MOVED_SHIFT} 像素以内后：分别为 {m['moved_acc_none']:.1%}、"
-               f"{m['moved_acc_shift_rotate']:.1%} 和 {m['moved_acc_flip']:.1%}。")
-    if gain > -0.01 and moved_gain > 0.02 and drop > 0.01:
-        same_en = f"{gain:+.1%} on the centred digits" if abs(gain) >= 0.005 else "no change on the centred digits"
-        same_zh = (f"在居中的数字上{'提高' if gain > 0 else '下降'} {abs(gain):.1%}" if abs(gain) >= 0.005
-                   else "在居中的数字上几乎没有变化")
-        end_en = (f"Shifts and rotations keep the label: {same_en}, and +{moved_gain:.1%} on moved ones, the "
-                  f"invariance they teach. Flips break the label (a mirrored 2 or 7 is not that digit): −{drop:.1%}.")
-        end_zh = (f"平移和旋转保持标签不变：{same_zh}，在被移动的数字上提高 {moved_gain:.1%}，这正是它们教给模型的不变性。"
-                  f"翻转会破坏标签（镜像的 2 或 7 已不是原来的数字）：准确率下降 {drop:.1%}。")
-    else:
-        end_en = ("In this run the effect did not show clearly: try fewer training digits per class, a flip "
-                  "probability near 0.5, or rotations of about 10°.")
-        end_zh = "本次效果不明显：可以减少每类训练样本数、把翻转概率设在 0.5 左右，或把旋转角度设为 10° 左右。"
-    return _(f"{head_en} {end_en}", f"{head_zh}{end_zh}")
+def augmented_sets(X: Tensor, cfg: Config) -> dict[str, Tensor]:
+    """Run name -> `cfg.copies` variants of every training image: each (copies · N, 1, 8, 8)."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    augments = {"none": lambda X: X, "shift_rotate": lambda X: shift_rotate(X, cfg.degrees, cfg.shift, g),
+                "flip": lambda X: random_flip(X, cfg.flip_p, g)}
+    return {k: variants(X, augments[k], cfg.copies) for k in RUNS}
+
+
+def accuracies(models: dict[str, MLP], X: Tensor, y: Tensor, split: data.Split, seed: int) -> Metrics:
+    """Each model's accuracy on its training digits, the validation digits and the moved validation digits."""
+    X_val = split.X_val.view(-1, 1, 8, 8)  # (N_val, 1, 8, 8)
+    X_moved = shift_rotate(X_val, MOVED_DEGREES, MOVED_SHIFT, torch.Generator().manual_seed(seed + 1))
+    metrics: Metrics = {}
+    for k, model in models.items():
+        metrics[f"acc_{k}"] = evaluate(model, X_val, split.y_val)["acc"]
+        metrics[f"moved_acc_{k}"] = evaluate(model, X_moved, split.y_val)["acc"]
+        metrics[f"train_acc_{k}"] = evaluate(model, X, y)["acc"]
+    return metrics
+
+
+def lesson(m: Metrics) -> bool | None:
+    """Shift + rotate gains over 3 points on moved digits; flips cost over 2 points on the usual ones."""
+    if m["flip_p"] == 0 or (m["max_rotation"] == 0 and m["max_shift"] == 0):
+        return None  # one of the two augmentations changes nothing
+    return (m["moved_acc_shift_rotate"] > m["moved_acc_none"] + 0.03) and (m["acc_flip"] < m["acc_none"] - 0.02)
+
+
+CLAIM = Claim(
+    _("label-preserving shifts and rotations raise accuracy on moved digits by over 3 points, while "
+      "label-breaking horizontal flips cost over 2 points of validation accuracy",
+      "保持标签的平移和旋转让被移动数字上的准确率提高 3 个百分点以上，而破坏标签的水平翻转让验证准确率下降 2 个百分点以上"),
+    lesson,
+    fragile=_("Both effects are a few points: a flip probability near 0, tiny rotations and shifts, or many "
+              "training digits per class make them shrink into run-to-run noise.",
+              "两种效应都只有几个百分点：翻转概率接近 0、旋转和平移很小，或每类训练样本很多时，它们会淹没在不同运行间的波动里。"),
+)
+
+
+def verdict(m: Metrics) -> T:
+    """Accuracy of each run on centred and moved digits, and what each augmentation changed."""
+    accs = join(_("{name} {acc:.1%}", "{name} {acc:.1%}").format(name=RUN_NAMES[k], acc=m[f"acc_{k}"]) for k in RUNS)
+    moved = join(_("{name} {acc:.1%}", "{name} {acc:.1%}").format(name=RUN_NAMES[k], acc=m[f"moved_acc_{k}"])
+                 for k in RUNS)
+    moved_gain, flip_change = m["moved_acc_shift_rotate"] - m["moved_acc_none"], m["acc_flip"] - m["acc_none"]
+    return sentences(
+        _("Validation accuracy with {n:.0f} training digits: {accs}.", "用 {n:.0f} 张训练数字时的验证准确率：{accs}。")
+        .format(n=m["train_size"], accs=accs),
+        _("On the same digits rotated by up to ±{deg:.0f}° and shifted by up to ±{px} px: {moved}.",
+          "把这些验证数字随机旋转 ±{deg:.0f}° 以内、平移 ±{px} 像素以内后：{moved}。")
+        .format(deg=MOVED_DEGREES, px=MOVED_SHIFT, moved=moved),
+        _("Shift + rotate changed accuracy by {gain:+.1f} points on the centred digits and by {moved:+.1f} on the "
+          "moved ones{why}.", "平移 + 旋转使居中数字上的准确率变化 {gain:+.1f} 个百分点，被移动数字上变化 {moved:+.1f} 个百分点{why}。")
+        .format(gain=100 * (m["acc_shift_rotate"] - m["acc_none"]), moved=100 * moved_gain,
+                why=_(": the invariance it teaches", "：这正是它教给模型的不变性") if moved_gain > 0 else same("")),
+        _("Horizontal flips changed it by {drop:+.1f} points{why}.", "水平翻转使准确率变化 {drop:+.1f} 个百分点{why}。")
+        .format(drop=100 * flip_change,
+                why=_(": a mirrored 2, 3 or 7 is another glyph that keeps the old label",
+                      "：镜像后的 2、3、7 已是另一个字形，却仍带着原来的标签") if flip_change < 0 else same("")),
+        CLAIM.verdict(m),
+    )
+
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Train one MLP per augmentation on a few digits; compare accuracy on centred and moved validation digits."""
+    split = data.digits(seed=cfg.seed)
+    X, y = few_digits(split, cfg.per_class, cfg.seed)  # (N, 1, 8, 8), (N,)
+    sets = augmented_sets(X, cfg)
+    y_all = y.repeat(cfg.copies)  # (copies · N,)
+    runs = {k: train(sets[k], y_all, cfg, split, part(report, RUN_NAMES[k], i, len(RUNS))) for i, k in enumerate(RUNS)}
+    metrics = {"train_size": float(len(X)), "flip_p": cfg.flip_p, "max_rotation": cfg.degrees, "max_shift": cfg.shift}
+    metrics |= accuracies({k: model for k, (model, _fit) in runs.items()}, X, y, split, cfg.seed)
+    return Result(metrics, verdict(metrics), charts(cfg, X, y, sets, runs, metrics), [summary(metrics)])
 
 
 def to_rgb(X: Tensor) -> np.ndarray:
@@ -144,59 +190,47 @@ def to_rgb(X: Tensor) -> np.ndarray:
     return X.clamp(0, 1).permute(0, 2, 3, 1).repeat(1, 1, 1, 3).numpy()
 
 
-def run(cfg: Config, report: Report = silent) -> Result:
-    split = data.digits(seed=cfg.seed)
-    X, y = few_digits(split, cfg.per_class, cfg.seed)  # (N, 1, 8, 8), (N,)
-    g = torch.Generator().manual_seed(cfg.seed)
-    augments = {"none": lambda X: X, "shift_rotate": lambda X: shift_rotate(X, cfg.degrees, cfg.shift, g),
-                "flip": lambda X: random_flip(X, cfg.flip_p, g)}
-    sets = {k: variants(X, augment, cfg.copies) for k, augment in augments.items()}  # each (copies · N, 1, 8, 8)
-    y_all = y.repeat(cfg.copies)
-    runs = {k: train(sets[k], y_all, cfg, split, part(report, RUN_NAMES[k].en, i, len(RUNS)))
-            for i, k in enumerate(RUNS)}
+def examples(X: Tensor, y: Tensor, sets: dict[str, Tensor], copies: int) -> np.ndarray:
+    """One training image of each digit, then two random variants under each augmentation: (5, 10, 8, 8, 3)."""
+    first = torch.stack([torch.nonzero(y == c)[0, 0] for c in range(10)])  # (10,)
+    second = first + len(X) if copies > 1 else first  # the same images in the second set of variants
+    return np.stack([to_rgb(X[first]), to_rgb(sets["shift_rotate"][first]), to_rgb(sets["shift_rotate"][second]),
+                     to_rgb(sets["flip"][first]), to_rgb(sets["flip"][second])])
 
-    X_val = split.X_val.view(-1, 1, 8, 8)
-    X_moved = shift_rotate(X_val, MOVED_DEGREES, MOVED_SHIFT, torch.Generator().manual_seed(cfg.seed + 1))
-    metrics: dict[str, float] = {"train_size": float(len(X))}
-    for k, (model, _r) in runs.items():
-        metrics[f"acc_{k}"] = evaluate(model, X_val, split.y_val)["acc"]
-        metrics[f"moved_acc_{k}"] = evaluate(model, X_moved, split.y_val)["acc"]
-        metrics[f"train_acc_{k}"] = evaluate(model, X, y)["acc"]
 
-    first = torch.stack([torch.nonzero(y == c)[0, 0] for c in range(10)])  # one image of each digit
-    second = first + len(X) if cfg.copies > 1 else first  # the same images in the second set of variants
-    grid = np.stack([to_rgb(X[first]), to_rgb(sets["shift_rotate"][first]), to_rgb(sets["shift_rotate"][second]),
-                     to_rgb(sets["flip"][first]), to_rgb(sets["flip"][second])])  # (5, 10, 8, 8, 3)
-    rows = [_("original", "原图"), _("shift+rotate", "平移+旋转"), _("shift+rotate", "平移+旋转"),
-            _("flip", "翻转"), _("flip", "翻转")]
-    charts = [
+def charts(cfg: Config, X: Tensor, y: Tensor, sets: dict[str, Tensor], runs: dict[str, tuple[MLP, Fit]],
+           m: Metrics) -> list[Chart]:
+    """Example variants, accuracy per run on centred and moved digits, validation accuracy per epoch."""
+    grid = examples(X, y, sets, cfg.copies)
+    rows = [_("original", "原图")] + [RUN_NAMES["shift_rotate"]] * 2 + [RUN_NAMES["flip"]] * 2
+    bars = lambda prefix, lang: plots.bars({RUN_NAMES[k].get(lang): m[f"{prefix}{k}"] for k in RUNS},
+                                           TRAINING_DATA, plots.ACCURACY, lang)
+    return [
         Chart(_("Training images and two random variants of each", "训练图像及其两组随机变体"),
               lambda lang: plots.image_grid(grid, rows, [str(c) for c in range(10)], lang),
-              caption=_(f"Each variant is a fresh random draw. The flip rows mirror about {cfg.flip_p:.0%} of the "
-                        "digits: a mirrored 2, 3 or 7 is a different glyph with the old label.",
-                        f"每个变体都是一次新的随机抽样。翻转行中约 {cfg.flip_p:.0%} 的数字被镜像："
-                        "镜像后的 2、3、7 已是另一个字形，却仍带着原来的标签。")),
-        Chart(_("Validation accuracy", "验证准确率"),
-              lambda lang: plots.bars({RUN_NAMES[k].get(lang): metrics[f"acc_{k}"] for k in RUNS},
-                                      _("training data", "训练数据"), _("accuracy", "准确率"), lang)),
-        Chart(_("Accuracy on moved validation digits", "被移动的验证数字上的准确率"),
-              lambda lang: plots.bars({RUN_NAMES[k].get(lang): metrics[f"moved_acc_{k}"] for k in RUNS},
-                                      _("training data", "训练数据"), _("accuracy", "准确率"), lang),
-              caption=_(f"The same validation digits, each rotated by up to ±{MOVED_DEGREES:.0f}° and shifted by up "
-                        f"to ±{MOVED_SHIFT} px: the invariance shift-and-rotate augmentation taught.",
-                        f"同一批验证数字，每张随机旋转 ±{MOVED_DEGREES:.0f}° 以内并平移 ±{MOVED_SHIFT} 像素以内："
-                        "这正是平移+旋转增强教会模型的不变性。")),
+              caption=_("Each variant is a fresh random draw. The flip rows mirror about {p:.0%} of the digits: a "
+                        "mirrored 2, 3 or 7 is a different glyph with the old label.",
+                        "每个变体都是一次新的随机抽样。翻转行中约 {p:.0%} 的数字被镜像：镜像后的 2、3、7 已是另一个字形，"
+                        "却仍带着原来的标签。").format(p=cfg.flip_p)),
+        Chart(_("Validation accuracy", "验证准确率"), lambda lang: bars("acc_", lang)),
+        Chart(_("Accuracy on moved validation digits", "被移动的验证数字上的准确率"), lambda lang: bars("moved_acc_", lang),
+              caption=_("The same validation digits, each rotated by up to ±{deg:.0f}° and shifted by up to ±{px} px: "
+                        "the invariance shift-and-rotate augmentation taught.",
+                        "同一批验证数字，每张随机旋转 ±{deg:.0f}° 以内并平移 ±{px} 像素以内：这正是平移+旋转增强教会模型的不变性。")
+              .format(deg=MOVED_DEGREES, px=MOVED_SHIFT)),
         Chart(_("Validation accuracy per epoch", "每轮验证准确率"),
               lambda lang: plots.curves({RUN_NAMES[k].get(lang): r.history["val_acc"] for k, (_m, r) in runs.items()},
-                                        _("epoch", "轮次"), _("accuracy", "准确率"), lang)),
+                                        plots.EPOCH, plots.VAL_ACCURACY, lang)),
     ]
-    table = Table(_("Runs", "各组训练"),
-                  {"run": _("training data", "训练数据"), "train": _("train accuracy", "训练准确率"),
-                   "val": _("val accuracy", "验证准确率"), "moved": _("moved val accuracy", "移动后验证准确率")},
-                  [{"run": RUN_NAMES[k].en, "train": round(metrics[f"train_acc_{k}"], 4),
-                    "val": round(metrics[f"acc_{k}"], 4), "moved": round(metrics[f"moved_acc_{k}"], 4)} for k in RUNS])
-    history = {RUN_NAMES[k].en: r.history for k, (_m, r) in runs.items()}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def summary(m: Metrics) -> Table:
+    """One row per run: train, validation and moved-validation accuracy."""
+    return Table(plots.SUMMARY,
+                 {"run": TRAINING_DATA, "train": plots.TRAIN_ACCURACY, "val": plots.VAL_ACCURACY,
+                  "moved": _("moved val accuracy", "移动后验证准确率")},
+                 [{"run": RUN_NAMES[k].en, "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"acc_{k}"], 4),
+                   "moved": round(m[f"moved_acc_{k}"], 4)} for k in RUNS])
 
 
 DEMO = Demo(
@@ -212,4 +246,5 @@ DEMO = Demo(
     smoke=dict(per_class=3, copies=2, epochs=1),
     key_metric="acc_shift_rotate",
     key_label=_("val accuracy with shift + rotate", "平移 + 旋转增强后的验证准确率"),
+    claim=CLAIM,
 )

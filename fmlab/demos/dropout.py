@@ -1,13 +1,12 @@
 """Dropout: random zeroing in training, a regulariser that narrows the train/validation gap.
 
-In train mode `nn.Dropout(p)` zeroes each activation with probability p and scales the
-survivors by 1/(1 − p) ("inverted" dropout), so the expected activation is unchanged and
-eval mode simply passes activations through. Here a wide MLP learns 300 handwritten digits,
-30% of whose training labels were replaced by random ones. Without dropout it memorises the
-wrong labels (training accuracy near 100%, validation far lower); with p = 0.5 no unit can
-rely on its partners, the net fits the shared pattern rather than each wrong label, and the
-gap closes; p = 0.9 throws away so much that it underfits. `model.train()` / `model.eval()`
-switch dropout on and off: `torch.no_grad()` does not.
+In train mode dropout zeroes each activation with probability p and scales the survivors by
+1/(1 − p) ("inverted" dropout), so the expected activation is unchanged and eval mode simply
+passes activations through; `inverted_dropout` writes out what `nn.Dropout(p)` computes. A wide
+MLP learns 300 digits, 30% of whose training labels were replaced by random ones. Without
+dropout it memorises the wrong labels; with p = 0.5 no unit can rely on its partners, the net
+fits the shared pattern and the gap closes; p = 0.9 throws away so much that it underfits.
+`model.train()` / `model.eval()` switch dropout on and off: `torch.no_grad()` does not.
 """
 from __future__ import annotations
 
@@ -17,13 +16,14 @@ import torch
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit, seeded_global_rng
 from ..nets import init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, join, same, sentences
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+SWITCH_PASSES = 100  # forward passes of one validation digit in train mode and in eval mode
 
 
 @dataclass(frozen=True)
@@ -38,26 +38,41 @@ class Config(DemoConfig):
                            help=_("Few examples and a wide net: room to memorise", "样本少而网络宽：足以死记硬背"))
     width: int = param(128, choices=(32, 64, 128, 256, 512), label=_("Hidden width", "隐藏层宽度"),
                        help=_("Units in each of the two hidden layers", "两个隐藏层各自的单元数"))
-    epochs: int = param(60, low=1, high=300, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the training digits (batches of 50)", "遍历训练样本的次数（批大小 50）"))
-    lr: float = param(3e-3, low=1e-4, high=3e-2, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("The same for every run", "所有运行共用"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(60, high=300, help=_("Passes over the training digits (batches of 50)",
+                                                    "遍历训练样本的次数（批大小 50）"))
+    lr: float = lr_param(3e-3, low=1e-4, high=3e-2, help=_("The same for every run", "所有运行共用"))
+    seed: int = seed_param()
 
 
-def inverted_dropout(x: Tensor, p: float) -> Tensor:
-    """Train-mode dropout by hand: keep each entry with probability 1 − p and scale it by 1/(1 − p)."""
+def inverted_dropout(x: Tensor, p: float, generator: torch.Generator | None = None,
+                     training: bool = True) -> Tensor:
+    """Dropout by hand: in training keep each entry with probability 1 − p and scale it by 1/(1 − p); else x.
+
+    The same draw and arithmetic as `F.dropout` on the CPU: with the generator in the same state, the same output.
+    """
+    if not training or p == 0:
+        return x
     if p >= 1:
         return torch.zeros_like(x)
-    keep = torch.empty_like(x).bernoulli_(1 - p)  # 1 = kept, 0 = dropped; the draw nn.Dropout makes
-    return x * keep / (1 - p)
+    keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)  # same shape as x: 1 = kept, 0 = dropped
+    return x * (keep / (1 - p))  # E[keep / (1 − p)] = 1: the expected activation is unchanged
+
+
+class Dropout(nn.Module):
+    """nn.Dropout(p) written with `inverted_dropout`: random in train mode, the identity in eval mode."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return inverted_dropout(x, self.p, training=self.training)  # masks from torch's global generator
 
 
 def mlp(p: float, width: int, seed: int) -> nn.Sequential:
     """64 -> width -> width -> 10, with dropout after each hidden activation (never on the logits)."""
-    model = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Dropout(p),
-                          nn.Linear(width, width), nn.ReLU(), nn.Dropout(p),
+    model = nn.Sequential(nn.Linear(64, width), nn.ReLU(), Dropout(p),
+                          nn.Linear(width, width), nn.ReLU(), Dropout(p),
                           nn.Linear(width, 10))
     return init_weights(model, seed)
 
@@ -89,142 +104,163 @@ def true_class_probability(model: nn.Module, x: Tensor, label: int, passes: int,
     return probs.cpu()
 
 
-@torch.no_grad()
-def dropout_statistics(p: float, h: Tensor) -> tuple[float, float]:
-    """nn.Dropout(p) in train mode on activations h: (share zeroed, mean after / mean before)."""
-    out = nn.Dropout(p).train()(h)
-    dropped = ((out == 0) & (h != 0)).sum() / (h != 0).sum()
-    return dropped.item(), (out.mean() / h.mean()).item()
-
-
 def key(p: float) -> str:
     return f"p{p:g}"
 
 
-def verdict(cfg: Config, m: dict[str, float], switch: dict[str, float]) -> T:
-    rates = sorted(cfg.rates)
-    rows_en = "; ".join(f"p = {p:g}: train {m[f'train_acc_{key(p)}']:.0%}, validation {m[f'val_acc_{key(p)}']:.0%}"
-                        for p in rates)
-    rows_zh = "；".join(f"p = {p:g}：训练 {m[f'train_acc_{key(p)}']:.0%}，验证 {m[f'val_acc_{key(p)}']:.0%}"
-                        for p in rates)
-    best = max(rates, key=lambda p: m[f"val_acc_{key(p)}"])
-    lo = rates[0]
-    helped = best > lo and m[f"val_acc_{key(best)}"] > m[f"val_acc_{key(lo)}"] + 0.03 \
-        and m[f"gap_{key(best)}"] < m[f"gap_{key(lo)}"] - 0.05
-    if helped:
-        end_en = (f"At p = {lo:g} the net memorised {m[f'memorised_{key(lo)}']:.0%} of the wrong labels; "
-                  f"p = {best:g} memorised {m[f'memorised_{key(best)}']:.0%}, cut the train–validation gap from "
-                  f"{m[f'gap_{key(lo)}']:.2f} to {m[f'gap_{key(best)}']:.2f} and validated best.")
-        end_zh = (f"p = {lo:g} 时网络记住了 {m[f'memorised_{key(lo)}']:.0%} 的错误标签；p = {best:g} 只记住了 "
-                  f"{m[f'memorised_{key(best)}']:.0%}，训练与验证的差距从 {m[f'gap_{key(lo)}']:.2f} 缩小到 "
-                  f"{m[f'gap_{key(best)}']:.2f}，验证准确率最高。")
-    else:
-        end_en = ("In this run dropout did not clearly help: with more wrong labels, fewer training digits or more "
-                  "epochs the net without dropout overfits more.")
-        end_zh = "本次 dropout 没有明显帮助：增加错误标签比例、减少训练样本或增加训练轮数，不加 dropout 的网络会过拟合得更厉害。"
-    top = max(rates)
-    if top >= 0.8 and m[f"train_acc_{key(top)}"] < m[f"train_acc_{key(best)}"] - 0.1:
-        end_en += f" p = {top:g} underfits: it fits even the training labels worse."
-        end_zh += f"p = {top:g} 欠拟合：连训练标签都拟合得更差。"
-    if switch["p"] > 0:
-        end_en += (f" Train mode is random: over 100 passes of one validation digit through the p = {switch['p']:g} "
-                   f"net, P(true class) ranged from {switch['min']:.2f} to {switch['max']:.2f}; eval mode gave "
-                   f"{switch['eval']:.2f} every time.")
-        end_zh += (f"训练模式是随机的：同一张验证图像在 p = {switch['p']:g} 的网络上前向 100 次，真实类别的概率在 "
-                   f"{switch['min']:.2f} 到 {switch['max']:.2f} 之间波动；推理模式每次都是 {switch['eval']:.2f}。")
-    return _(f"{m['wrong_share']:.0%} of the {cfg.num_train} training labels are wrong. {rows_en}. {end_en}",
-             f"{cfg.num_train} 个训练标签中有 {m['wrong_share']:.0%} 是错的。{rows_zh}。{end_zh}")
+def rate_name(p: float) -> T:
+    return same(f"p = {p:g}")
 
 
-def run(cfg: Config, report: Report = silent) -> Result:
+def noisy_digits(cfg: Config) -> tuple[data.Split, Tensor, Tensor, Tensor]:
+    """The digits, and the first `num_train` training images (N, 64) with labels (N,) of which some are wrong."""
     split = data.digits(seed=cfg.seed)
     X, y_clean = split.X_train[:cfg.num_train], split.y_train[:cfg.num_train]  # (N, 64), (N,)
     y = data.flip_labels(y_clean, cfg.label_noise, cfg.seed)
-    wrong = y != y_clean
-    val = (split.X_val, split.y_val)
-    rates = sorted(cfg.rates)
-    names = {p: f"p = {p:g}" for p in rates}
-    runs = {p: train(p, cfg, X, y, val, part(report, names[p], i, len(rates))) for i, p in enumerate(rates)}
+    return split, X, y, y != y_clean
 
-    metrics: dict[str, float] = {"wrong_share": wrong.float().mean().item()}  # a random replacement can be right
-    for p, (model, result) in runs.items():
-        train_scores, val_scores = evaluate(model, X, y), evaluate(model, *val)
-        with torch.no_grad():
-            model.eval()
-            pred = model(X[wrong].to(next(model.parameters()).device)).argmax(dim=1).cpu()
-        metrics[f"train_acc_{key(p)}"] = train_scores["acc"]
-        metrics[f"val_acc_{key(p)}"] = val_scores["acc"]
-        metrics[f"val_loss_{key(p)}"] = val_scores["loss"]
-        metrics[f"gap_{key(p)}"] = train_scores["acc"] - val_scores["acc"]
-        metrics[f"memorised_{key(p)}"] = (pred == y[wrong]).float().mean().item() if wrong.any() else 0.0
 
-    best = max(rates, key=lambda p: metrics[f"val_acc_{key(p)}"])
-    metrics["best_p"], metrics["best_val_acc"] = best, metrics[f"val_acc_{key(best)}"]
-
-    # the train()/eval() switch on the dropout net closest to p = 0.5
-    p_switch = min(rates, key=lambda p: (p == 0, abs(p - 0.5)))
-    model = runs[p_switch][0]
-    x0, label0 = split.X_val[:1], int(split.y_val[0])  # (1, 64)
-    with seeded_global_rng(cfg.seed):
-        train_mode = true_class_probability(model, x0, label0, 100, training=True)  # (100,)
-        eval_mode = true_class_probability(model, x0, label0, 100, training=False)  # (100,)
-    switch = {"p": p_switch, "min": train_mode.min().item(), "max": train_mode.max().item(),
-              "eval": eval_mode[0].item()}
-    metrics["switch_p"] = p_switch
-    metrics["train_mode_spread"] = switch["max"] - switch["min"]
-    metrics["eval_mode_spread"] = (eval_mode.max() - eval_mode.min()).item()
-    metrics["eval_mode_probability"] = switch["eval"]
-
-    # inverted dropout keeps the mean: nn.Dropout on the net's real hidden activations
+def scores(p: float, model: nn.Module, X: Tensor, y: Tensor, wrong: Tensor, val: tuple[Tensor, Tensor]) -> Metrics:
+    """Train/validation accuracy, validation loss, their gap and the share of wrong labels the net reproduces."""
+    train_scores, val_scores = evaluate(model, X, y), evaluate(model, *val)
     with torch.no_grad():
-        hidden = model[1](model[0](split.X_val.to(next(model.parameters()).device))).cpu()  # (N_val, width)
-    with seeded_global_rng(cfg.seed):
-        dropped, mean_ratio = dropout_statistics(p_switch, hidden)
-    metrics["dropped_share"] = dropped
-    metrics["mean_ratio"] = mean_ratio
+        model.eval()
+        pred = model(X[wrong].to(next(model.parameters()).device)).argmax(dim=1).cpu()  # (num_wrong,)
+    return {f"train_acc_{key(p)}": train_scores["acc"], f"val_acc_{key(p)}": val_scores["acc"],
+            f"val_loss_{key(p)}": val_scores["loss"], f"gap_{key(p)}": train_scores["acc"] - val_scores["acc"],
+            f"memorised_{key(p)}": (pred == y[wrong]).float().mean().item() if wrong.any() else 0.0}
 
-    charts = [
+
+def train_eval_switch(model: nn.Module, split: data.Split, seed: int) -> tuple[Tensor, Tensor]:
+    """P(true class) of the first validation digit over repeated passes in train and in eval mode: 2 × (passes,)."""
+    x0, label0 = split.X_val[:1], int(split.y_val[0])  # (1, 64)
+    with seeded_global_rng(seed):
+        train_mode = true_class_probability(model, x0, label0, SWITCH_PASSES, training=True)
+        eval_mode = true_class_probability(model, x0, label0, SWITCH_PASSES, training=False)
+    return train_mode, eval_mode
+
+
+@torch.no_grad()
+def mean_check(model: nn.Sequential, p: float, split: data.Split, seed: int) -> Metrics:
+    """`inverted_dropout` on the net's first hidden activations: the share of them zeroed, and the mean kept."""
+    h = model[1](model[0](split.X_val.to(next(model.parameters()).device))).cpu()  # (N_val, width)
+    out = inverted_dropout(h, p, torch.Generator().manual_seed(seed))  # (N_val, width)
+    return {"dropped_share": (((out == 0) & (h != 0)).sum() / (h != 0).sum()).item(),
+            "mean_ratio": (out.mean() / h.mean()).item()}
+
+
+def lesson(m: Metrics) -> bool | None:
+    """p = 0.5 validates over 3 points better than p = 0 and cuts the train–validation gap by over 0.1."""
+    return m["val_acc_p0.5"] > m["val_acc_p0"] + 0.03 and m["gap_p0.5"] < m["gap_p0"] - 0.1
+
+
+CLAIM = Claim(
+    _("with dropout p = 0.5 the net validates over 3 points better than without dropout and its train–validation "
+      "accuracy gap shrinks by over 0.1",
+      "dropout 取 p = 0.5 时，验证准确率比不加 dropout 高 3 个百分点以上，训练与验证准确率的差距缩小 0.1 以上"),
+    lesson,
+    fragile=_("Dropout helps when there is something to memorise: with few wrong labels, many training digits or a "
+              "narrow net the net without dropout barely overfits, and there is no gap to close.",
+              "只有存在可以死记的东西时 dropout 才有帮助：错误标签很少、训练样本很多或网络很窄时，不加 dropout 的网络几乎不过拟合，"
+              "也就没有差距可缩小。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics, rates: list[float], train_mode: Tensor) -> T:
+    """Accuracy per rate, memorised wrong labels, underfitting at the top rate, and the train/eval switch."""
+    rows = join((_("{p}: train {train:.0%}, validation {val:.0%}", "{p}：训练 {train:.0%}，验证 {val:.0%}")
+                 .format(p=rate_name(p), train=m[f"train_acc_{key(p)}"], val=m[f"val_acc_{key(p)}"]) for p in rates),
+                _("; ", "；"))
+    lo, best, top = rates[0], m["best_p"], rates[-1]
+    underfit = top >= 0.8 and m[f"train_acc_{key(top)}"] < m[f"train_acc_{key(best)}"] - 0.1
+    best_vs_lo = _("p = {best:g} validated best: it reproduced {b:.0%} of the wrong labels where p = {lo:g} "
+                   "reproduced {a:.0%}, and the train–validation gap went from {ga:.2f} to {gb:.2f}.",
+                   "p = {best:g} 的验证准确率最高：它只复现了 {b:.0%} 的错误标签，而 p = {lo:g} 复现了 {a:.0%}；"
+                   "训练与验证的差距从 {ga:.2f} 变为 {gb:.2f}。")
+    return sentences(
+        _("{wrong:.0%} of the {n} training labels are wrong.", "{n} 个训练标签中有 {wrong:.0%} 是错的。")
+        .format(wrong=m["wrong_share"], n=cfg.num_train),
+        _("{rows}.", "{rows}。").format(rows=rows),
+        (_("p = {best:g} validated best.", "p = {best:g} 的验证准确率最高。") if best == lo else best_vs_lo)
+        .format(lo=lo, best=best, a=m[f"memorised_{key(lo)}"], b=m[f"memorised_{key(best)}"],
+                ga=m[f"gap_{key(lo)}"], gb=m[f"gap_{key(best)}"]) if len(rates) > 1 else None,
+        _("p = {top:g} underfits: it fits even the training labels worse.", "p = {top:g} 欠拟合：连训练标签都拟合得更差。")
+        .format(top=top) if underfit else None,
+        _("Train mode is random: over {n} passes of one validation digit through the p = {p:g} net, P(true class) "
+          "ranged from {lo:.2f} to {hi:.2f}; eval mode gave {eval:.2f} every time.",
+          "训练模式是随机的：同一张验证图像在 p = {p:g} 的网络上前向 {n} 次，真实类别的概率在 {lo:.2f} 到 {hi:.2f} 之间波动；"
+          "推理模式每次都是 {eval:.2f}。")
+        .format(n=SWITCH_PASSES, p=m["switch_p"], lo=train_mode.min().item(), hi=train_mode.max().item(),
+                eval=m["eval_mode_probability"]) if m["switch_p"] > 0 else None,
+        CLAIM.verdict(m),
+    )
+
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Train the MLP at every dropout rate on digits with wrong labels; then show the train/eval switch."""
+    split, X, y, wrong = noisy_digits(cfg)
+    val, rates = (split.X_val, split.y_val), sorted(cfg.rates)
+    runs = {p: train(p, cfg, X, y, val, part(report, rate_name(p), i, len(rates))) for i, p in enumerate(rates)}
+    metrics: Metrics = {"wrong_share": wrong.float().mean().item()}  # a random replacement can be right
+    for p, (model, _fit) in runs.items():
+        metrics |= scores(p, model, X, y, wrong, val)
+    metrics["best_p"] = max(rates, key=lambda p: metrics[f"val_acc_{key(p)}"])
+    metrics["best_val_acc"] = metrics[f"val_acc_{key(metrics['best_p'])}"]
+
+    p_switch = min(rates, key=lambda p: (p == 0, abs(p - 0.5)))  # the dropout net closest to p = 0.5
+    train_mode, eval_mode = train_eval_switch(runs[p_switch][0], split, cfg.seed)  # (passes,) each
+    metrics |= {"switch_p": p_switch, "train_mode_spread": (train_mode.max() - train_mode.min()).item(),
+                "eval_mode_spread": (eval_mode.max() - eval_mode.min()).item(),
+                "eval_mode_probability": eval_mode[0].item()}
+    metrics |= mean_check(runs[p_switch][0], p_switch, split, cfg.seed)
+
+    told = verdict(cfg, metrics, rates, train_mode)
+    return Result(metrics, told, charts(rates, runs, metrics, train_mode, eval_mode), [summary(rates, metrics)])
+
+
+def charts(rates: list[float], runs: dict[float, tuple[nn.Module, Fit]], m: Metrics, train_mode: Tensor,
+           eval_mode: Tensor) -> list[Chart]:
+    """Accuracy against p, accuracy and validation loss per epoch, and 100 passes in train vs eval mode."""
+    train_name, val_name = _("train", "训练"), _("val", "验证")
+    per_epoch = lambda lang: {
+        **{f"{rate_name(p).get(lang)} {val_name.get(lang)}": r.history["val_acc"] for p, (_m, r) in runs.items()},
+        **{f"{rate_name(p).get(lang)} {train_name.get(lang)}": r.history["train_acc"] for p, (_m, r) in runs.items()}}
+    return [
         Chart(_("Accuracy vs dropout rate", "准确率与 dropout 比例"),
               lambda lang: plots.lines_xy(
-                  {_("train (given labels)", "训练集（所给标签）").get(lang):
-                       (rates, [metrics[f"train_acc_{key(p)}"] for p in rates]),
+                  {_("train (given labels)", "训练集（所给标签）").get(lang): (rates, [m[f"train_acc_{key(p)}"] for p in rates]),
                    _("validation (clean labels)", "验证集（正确标签）").get(lang):
-                       (rates, [metrics[f"val_acc_{key(p)}"] for p in rates])},
-                  _("dropout rate p", "dropout 比例 p"), _("accuracy", "准确率"), lang),
+                       (rates, [m[f"val_acc_{key(p)}"] for p in rates])},
+                  _("dropout rate p", "dropout 比例 p"), plots.ACCURACY, lang),
               caption=_("The vertical distance between the lines is the train–validation gap.",
                         "两条线之间的竖直距离就是训练与验证的差距。")),
         Chart(_("Accuracy per epoch (dashed: training labels)", "每轮准确率（虚线：训练标签）"),
-              lambda lang: plots.curves(
-                  {**{f"{names[p]} {_('val', '验证').get(lang)}": r.history["val_acc"] for p, (_m, r) in runs.items()},
-                   **{f"{names[p]} {_('train', '训练').get(lang)}": r.history["train_acc"]
-                      for p, (_m, r) in runs.items()}},
-                  _("epoch", "轮次"), _("accuracy", "准确率"), lang,
-                  dashes={f"{names[p]} {_('train', '训练').get(lang)}": "dash" for p in rates})),
+              lambda lang: plots.curves(per_epoch(lang), plots.EPOCH, plots.ACCURACY, lang,
+                                        dashes={f"{rate_name(p).get(lang)} {train_name.get(lang)}": "dash"
+                                                for p in rates})),
         Chart(_("Validation loss per epoch", "每轮验证损失"),
-              lambda lang: plots.curves({names[p]: r.history["val_loss"] for p, (_m, r) in runs.items()},
-                                        _("epoch", "轮次"), _("cross-entropy", "交叉熵"), lang),
+              lambda lang: plots.curves({rate_name(p).get(lang): r.history["val_loss"] for p, (_m, r) in runs.items()},
+                                        plots.EPOCH, plots.CROSS_ENTROPY, lang),
               caption=_("Without dropout the validation loss climbs again as the net memorises wrong labels.",
                         "不加 dropout 时，网络开始记忆错误标签，验证损失随之回升。")),
-        Chart(_("One validation digit, 100 forward passes under torch.no_grad()",
-                "同一张验证图像在 torch.no_grad() 下前向 100 次"),
-              lambda lang: plots.curves(
-                  {_("model.train()", "model.train()").get(lang): train_mode.tolist(),
-                   _("model.eval()", "model.eval()").get(lang): eval_mode.tolist()},
-                  _("forward pass", "前向次数"), _("P(true class)", "P(真实类别)"), lang),
-              caption=_(f"The p = {p_switch:g} net: each train-mode pass draws a new dropout mask.",
-                        f"p = {p_switch:g} 的网络：训练模式下每次前向都会重新采样 dropout 掩码。")),
+        Chart(_("One validation digit, {n} forward passes under torch.no_grad()",
+                "同一张验证图像在 torch.no_grad() 下前向 {n} 次").format(n=SWITCH_PASSES),
+              lambda lang: plots.curves({"model.train()": train_mode.tolist(), "model.eval()": eval_mode.tolist()},
+                                        _("forward pass", "前向次数"), _("P(true class)", "P(真实类别)"), lang),
+              caption=_("The p = {p:g} net: each train-mode pass draws a new dropout mask.",
+                        "p = {p:g} 的网络：训练模式下每次前向都会重新采样 dropout 掩码。").format(p=m["switch_p"])),
     ]
-    table = Table(_("Runs", "各次运行"),
-                  {"p": _("dropout p", "dropout p"), "train": _("train accuracy (given labels)", "训练准确率（所给标签）"),
-                   "memorised": _("wrong labels memorised", "记住的错误标签"),
-                   "val": _("val accuracy", "验证准确率"), "loss": _("val loss", "验证损失"),
-                   "gap": _("train − val", "训练 − 验证")},
-                  [{"p": p, "train": round(metrics[f"train_acc_{key(p)}"], 3),
-                    "memorised": round(metrics[f"memorised_{key(p)}"], 3),
-                    "val": round(metrics[f"val_acc_{key(p)}"], 3), "loss": round(metrics[f"val_loss_{key(p)}"], 3),
-                    "gap": round(metrics[f"gap_{key(p)}"], 3)} for p in rates])
-    history = {names[p]: r.history for p, (_m, r) in runs.items()}
-    return Result(metrics, verdict(cfg, metrics, switch), history, charts, [table])
+
+
+def summary(rates: list[float], m: Metrics) -> Table:
+    """One row per rate: accuracy on the given labels, wrong labels memorised, validation accuracy and loss, gap."""
+    return Table(plots.SUMMARY,
+                 {"p": _("dropout p", "dropout p"), "train": _("train accuracy (given labels)", "训练准确率（所给标签）"),
+                  "memorised": _("wrong labels memorised", "记住的错误标签"), "val": plots.VAL_ACCURACY,
+                  "loss": _("val loss", "验证损失"), "gap": _("train − val", "训练 − 验证")},
+                 [{"p": p, **{col: round(m[f"{metric}_{key(p)}"], 3) for col, metric in
+                              (("train", "train_acc"), ("memorised", "memorised"), ("val", "val_acc"),
+                               ("loss", "val_loss"), ("gap", "gap"))}} for p in rates])
 
 
 DEMO = Demo(
@@ -241,4 +277,5 @@ DEMO = Demo(
     smoke=dict(rates=(0.0, 0.5), num_train=100, width=32, epochs=2),
     key_metric="best_val_acc",
     key_label=_("best validation accuracy over the rates", "各比例中最高的验证准确率"),
+    claim=CLAIM,
 )

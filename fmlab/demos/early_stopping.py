@@ -18,15 +18,19 @@ import torch
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
 from ..nets import MLP, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, lr_param, param, seed_param
+from ..text import T, _, sentences
 
 NUM_TRAIN, NUM_VAL = 200, 400  # training and validation examples; the rest of the digits are the test set
 CURVE_SIZES = (100, 200, 400, 800)  # training-set sizes for the learning curve
 CURVE_EPOCHS = 15
+NO_STOPPING = _("no early stopping", "不早停")
+PATIENCE = _("patience {p}", "patience {p}")  # a run's name: PATIENCE.format(p=10)
+FOLD = _("fold {j}", "第 {j} 折")
+RULE = _("rule", "规则")
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,8 @@ class Config(DemoConfig):
                        help=_("Units in each of the MLP's two hidden layers", "MLP 两个隐藏层各自的神经元数"))
     folds: int = param(5, low=2, high=10, label=_("Folds (K)", "折数（K）"),
                        help=_("K for the cross-validation estimate", "交叉验证估计所用的 K"))
-    lr: float = param(1e-3, low=1e-4, high=1e-2, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size", "Adam 的步长"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    lr: float = lr_param(1e-3, low=1e-4, high=1e-2, help=_("Adam's step size", "Adam 的步长"))
+    seed: int = seed_param()
 
 
 class EarlyStopping:
@@ -58,8 +60,7 @@ class EarlyStopping:
 
     def __init__(self, patience: int):
         self.patience = patience
-        self.best_loss = math.inf
-        self.best_epoch = 0
+        self.best_loss, self.best_epoch = math.inf, 0
         self.best_state: dict[str, Tensor] | None = None
         self.stopped_at: int | None = None
 
@@ -89,153 +90,201 @@ def kfold(num: int, k: int) -> list[tuple[Tensor, Tensor]]:
 
     The rows are already in random order (data.digits shuffles), so contiguous folds are random folds.
     """
-    folds, start = [], 0
-    for i in range(k):
-        size = num // k + (1 if i < num % k else 0)
-        val = torch.arange(start, start + size)
-        train = torch.cat([torch.arange(0, start), torch.arange(start + size, num)])
-        folds.append((train, val))
-        start += size
-    return folds
+    rows = torch.arange(num)
+    return [(rows[~torch.isin(rows, val)], val) for val in rows.tensor_split(k)]  # tensor_split sizes as KFold
 
 
-def build(cfg: Config) -> MLP:
-    return init_weights(MLP(64, 10, width=cfg.width, depth=1), cfg.seed)
+@dataclass(frozen=True)
+class Sets:
+    """The training set (its first NUM_TRAIN rows of `pool`), noisy validation labels and a clean test set."""
+
+    X_pool: Tensor  # (858, 64): training sets of every size are drawn from here
+    y_pool: Tensor  # (858,), noisy
+    val: tuple[Tensor, Tensor]  # (NUM_VAL, 64), (NUM_VAL,), noisy like the training labels
+    test: tuple[Tensor, Tensor]  # the 30% "val" part of data.digits, clean labels
+
+    @property
+    def train(self) -> tuple[Tensor, Tensor]:
+        return self.X_pool[:NUM_TRAIN], self.y_pool[:NUM_TRAIN]
+
+
+def sets(cfg: Config) -> Sets:
+    """Digits with `label_noise` of the training and validation labels replaced: they share the labeller's errors."""
+    split = data.digits(seed=cfg.seed)
+    y = noisy(split.y_train, cfg.label_noise, torch.Generator().manual_seed(cfg.seed))
+    return Sets(split.X_train[NUM_VAL:], y[NUM_VAL:], (split.X_train[:NUM_VAL], y[:NUM_VAL]),
+                (split.X_val, split.y_val))
 
 
 def train(cfg: Config, X: Tensor, y: Tensor, epochs: int, report: Report,
           val: tuple[Tensor, Tensor] | None = None, stopper: EarlyStopping | None = None) -> tuple[MLP, Fit]:
     """The same MLP, the same initial weights, Adam, mini-batches of 50."""
-    model = build(cfg)
+    model = init_weights(MLP(64, 10, width=cfg.width, depth=1), cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    result = fit(model, opt, (X, y), epochs=epochs, batch_size=50, val=val, seed=cfg.seed, report=report,
-                 on_epoch=stopper)
-    return model, result
+    return model, fit(model, opt, (X, y), epochs=epochs, batch_size=50, val=val, seed=cfg.seed, report=report,
+                      on_epoch=stopper)
 
 
-def epoch_losses(full: Fit, best: int, stop: float, lang: str):
-    """Per-epoch training loss (mean over the epoch's steps) and validation loss, with the best and stop epochs."""
-    epochs = len(full.history["val_loss"])
-    steps = len(full.history["loss"]) // epochs
-    train_loss = np.asarray(full.history["loss"][:epochs * steps]).reshape(epochs, steps).mean(axis=1)
-    fig = plots.curves({_("train", "训练").get(lang): train_loss, _("validation", "验证").get(lang): full.history["val_loss"]},
-                       _("epoch", "轮次"), _("cross-entropy", "交叉熵"), lang)
-    fig.add_vline(x=best, line_dash="dot", line_color="#2ca02c")
-    fig.add_vline(x=stop, line_dash="dash", line_color="#7f7f7f")
-    return fig
-
-
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    head_en = (f"Without early stopping the validation loss bottomed out at epoch {m['best_epoch_full_run']:.0f} "
-               f"({m['min_val_loss_full_run']:.3f}) and ended at {m['last_val_loss']:.3f} after {cfg.max_epochs} epochs, "
-               f"while the training loss fell to {m['last_train_loss']:.3f}. Patience {cfg.patience} stopped at epoch "
-               f"{m['stop_epoch']:.0f} and restored epoch {m['best_epoch']:.0f}: test accuracy {m['test_acc_restored']:.1%}, "
-               f"against {m['test_acc_at_stop']:.1%} for the weights at the stop and {m['test_acc_last']:.1%} "
-               f"after all {cfg.max_epochs} epochs. Patience 0 stopped at epoch {m['stop_epoch_p0']:.0f}"
-               + (", on the first uptick, before the best epoch." if m["stop_epoch_p0"] < m["best_epoch"] else "."))
-    head_zh = (f"不早停时，验证损失在第 {m['best_epoch_full_run']:.0f} 个 epoch 最低（{m['min_val_loss_full_run']:.3f}），训练 {cfg.max_epochs} "
-               f"个 epoch 后回升到 {m['last_val_loss']:.3f}，而训练损失降到 {m['last_train_loss']:.3f}。patience 为 "
-               f"{cfg.patience} 的早停在第 {m['stop_epoch']:.0f} 个 epoch 停止并恢复第 {m['best_epoch']:.0f} 个 epoch 的权重："
-               f"测试准确率 {m['test_acc_restored']:.1%}；停止时的权重为 {m['test_acc_at_stop']:.1%}，训练满 {cfg.max_epochs} "
-               f"个 epoch 为 {m['test_acc_last']:.1%}。patience 为 0 时在第 {m['stop_epoch_p0']:.0f} 个 epoch 就停了"
-               + ("：验证损失第一次小幅回升就停下，早于最佳 epoch。" if m["stop_epoch_p0"] < m["best_epoch"] else "。"))
-    curve_en = (f"Learning curve: the train–val accuracy gap went from {m[f'lc_gap_n{CURVE_SIZES[0]}']:.1%} with "
-                f"{CURVE_SIZES[0]} examples to {m[f'lc_gap_n{CURVE_SIZES[-1]}']:.1%} with {CURVE_SIZES[-1]}. "
-                f"{cfg.folds}-fold estimate: {m['kfold_mean_acc']:.1%} ± {m['kfold_std_acc']:.1%} "
-                f"(validation set: {m['val_acc_kfold_recipe']:.1%}).")
-    curve_zh = (f"学习曲线：训练与验证准确率之差从 {CURVE_SIZES[0]} 个样本时的 {m[f'lc_gap_n{CURVE_SIZES[0]}']:.1%} "
-                f"缩小到 {CURVE_SIZES[-1]} 个样本时的 {m[f'lc_gap_n{CURVE_SIZES[-1]}']:.1%}。{cfg.folds} 折交叉验证估计："
-                f"{m['kfold_mean_acc']:.1%} ± {m['kfold_std_acc']:.1%}（验证集上为 {m['val_acc_kfold_recipe']:.1%}）。")
-    if m["last_val_loss"] - m["min_val_loss_full_run"] < 0.05:
-        curve_en += " The validation loss barely rose in this run: try more label noise, a wider net or more epochs."
-        curve_zh += "本次验证损失几乎没有回升：可以加大标签噪声、加宽网络或增加训练轮数。"
-    return _(f"{head_en} {curve_en}", f"{head_zh}{curve_zh}")
-
-
-def run(cfg: Config, report: Report = silent) -> Result:
-    split = data.digits(seed=cfg.seed)  # the 30% "val" part of data.digits is our clean test set
-    g = torch.Generator().manual_seed(cfg.seed)
-    y_pool = noisy(split.y_train, cfg.label_noise, g)  # the labelling process: train and val share its errors
-    X_val, y_val = split.X_train[:NUM_VAL], y_pool[:NUM_VAL]
-    X_pool, y_pool = split.X_train[NUM_VAL:], y_pool[NUM_VAL:]  # (858, 64): training sets are drawn from here
-    X, y = X_pool[:NUM_TRAIN], y_pool[:NUM_TRAIN]
-    test = (split.X_val, split.y_val)
-    val = (X_val, y_val)
-    stages = 3 + len(CURVE_SIZES) + cfg.folds
-
-    full_model, full = train(cfg, X, y, cfg.max_epochs, part(report, "no early stopping", 0, stages), val)
+def stopping_runs(cfg: Config, s: Sets, report: Report, stages: int) -> tuple[Metrics, Fit]:
+    """Train to the end, with patience `cfg.patience` (then restore its best epoch) and with patience 0."""
+    full_model, full = train(cfg, *s.train, cfg.max_epochs, part(report, NO_STOPPING, 0, stages), s.val)
     stopper = EarlyStopping(cfg.patience)
-    model, stopped = train(cfg, X, y, cfg.max_epochs, part(report, f"patience {cfg.patience}", 1, stages), val, stopper)
-    at_stop = evaluate(model, *test)["acc"]
+    model, stopped = train(cfg, *s.train, cfg.max_epochs, part(report, PATIENCE.format(p=cfg.patience), 1, stages),
+                           s.val, stopper)
+    at_stop = evaluate(model, *s.test)["acc"]
     stopper.restore(model)
     zero = EarlyStopping(0)
-    train(cfg, X, y, cfg.max_epochs, part(report, "patience 0", 2, stages), val, zero)
-
+    train(cfg, *s.train, cfg.max_epochs, part(report, PATIENCE.format(p=0), 2, stages), s.val, zero)
     val_losses = full.history["val_loss"]
-    metrics = {
+    return {
         "best_epoch": float(stopper.best_epoch),
         "stop_epoch": float(stopper.stopped_at or len(stopped.history["val_loss"])),
         "stop_epoch_p0": float(zero.stopped_at or len(val_losses)),
         "best_val_loss": stopper.best_loss, "min_val_loss_full_run": min(val_losses),
         "best_epoch_full_run": float(int(np.argmin(val_losses)) + 1),
-        "restored_val_loss": evaluate(model, *val)["loss"], "last_val_loss": val_losses[-1],
-        "last_train_loss": evaluate(full_model, X, y)["loss"],
-        "test_acc_restored": evaluate(model, *test)["acc"], "test_acc_at_stop": at_stop,
-        "test_acc_last": evaluate(full_model, *test)["acc"],
-    }
+        "restored_val_loss": evaluate(model, *s.val)["loss"], "last_val_loss": val_losses[-1],
+        "last_train_loss": evaluate(full_model, *s.train)["loss"],
+        "test_acc_restored": evaluate(model, *s.test)["acc"], "test_acc_at_stop": at_stop,
+        "test_acc_last": evaluate(full_model, *s.test)["acc"],
+    }, full
 
-    for i, size in enumerate(CURVE_SIZES):  # the same recipe on more data (fixed epochs, no early stopping)
-        X_n, y_n = X_pool[:size], y_pool[:size]
-        curve_model, _r = train(cfg, X_n, y_n, min(CURVE_EPOCHS, cfg.max_epochs), part(report, f"n={size}", 3 + i, stages))
-        metrics[f"lc_train_acc_n{size}"] = evaluate(curve_model, X_n, y_n)["acc"]
-        metrics[f"lc_val_acc_n{size}"] = evaluate(curve_model, *val)["acc"]
-        metrics[f"lc_gap_n{size}"] = metrics[f"lc_train_acc_n{size}"] - metrics[f"lc_val_acc_n{size}"]
 
-    epochs = max(1, stopper.best_epoch)  # the recipe K-fold estimates: train for the chosen number of epochs
-    fold_accs = []
+def learning_curve(cfg: Config, s: Sets, report: Report, stages: int) -> Metrics:
+    """The same recipe on more data (fixed epochs, no early stopping): train and validation accuracy per size."""
+    m: Metrics = {}
+    for i, size in enumerate(CURVE_SIZES):
+        X_n, y_n = s.X_pool[:size], s.y_pool[:size]
+        run_name = _("{n} examples", "{n} 个样本").format(n=size)
+        model, _r = train(cfg, X_n, y_n, min(CURVE_EPOCHS, cfg.max_epochs), part(report, run_name, 3 + i, stages))
+        m[f"lc_train_acc_n{size}"] = evaluate(model, X_n, y_n)["acc"]
+        m[f"lc_val_acc_n{size}"] = evaluate(model, *s.val)["acc"]
+        m[f"lc_gap_n{size}"] = m[f"lc_train_acc_n{size}"] - m[f"lc_val_acc_n{size}"]
+    return m
+
+
+def kfold_estimate(cfg: Config, s: Sets, epochs: int, report: Report, stages: int) -> tuple[Metrics, list[float]]:
+    """K-fold accuracy of the recipe "train for `epochs`", and that recipe's accuracy on the validation set."""
+    X, y = s.train
+    accs = []
     for j, (tr, va) in enumerate(kfold(NUM_TRAIN, cfg.folds)):
-        fold_model, _r = train(cfg, X[tr], y[tr], epochs, part(report, f"fold {j + 1}", 3 + len(CURVE_SIZES) + j, stages))
-        fold_accs.append(evaluate(fold_model, X[va], y[va])["acc"])
-    metrics["kfold_mean_acc"], metrics["kfold_std_acc"] = float(np.mean(fold_accs)), float(np.std(fold_accs))
-    metrics["val_acc_kfold_recipe"] = evaluate(train(cfg, X, y, epochs, silent)[0], *val)["acc"]
+        fold_report = part(report, FOLD.format(j=j + 1), 3 + len(CURVE_SIZES) + j, stages)
+        model, _r = train(cfg, X[tr], y[tr], epochs, fold_report)
+        accs.append(evaluate(model, X[va], y[va])["acc"])
+    return {"kfold_mean_acc": float(np.mean(accs)), "kfold_std_acc": float(np.std(accs)),
+            "val_acc_kfold_recipe": evaluate(train(cfg, X, y, epochs, silent)[0], *s.val)["acc"]}, accs
 
-    best, stop = stopper.best_epoch, int(metrics["stop_epoch"])
-    loss_chart = lambda lang: epoch_losses(full, best, stop, lang)
-    charts = [
-        Chart(_("Training and validation loss per epoch", "每个 epoch 的训练损失与验证损失"), loss_chart,
-              caption=_(f"Dotted: the best epoch ({best}), restored; dashed: where patience {cfg.patience} stopped "
-                        f"({stop}).", f"点线：最佳 epoch（{best}），早停后恢复到这里；虚线：patience 为 {cfg.patience} "
-                        f"时停止的位置（{stop}）。")),
+
+def lesson(m: Metrics) -> bool:
+    return (m["last_val_loss"] > m["min_val_loss_full_run"] + 0.1
+            and m["test_acc_restored"] > m["test_acc_last"])
+
+
+CLAIM = Claim(
+    _("the validation loss bottoms out and rises again as training goes on, and the restored best-epoch weights "
+      "score higher on the clean test set than the last epoch's",
+      "随着训练继续，验证损失先降到最低再回升，恢复的最佳 epoch 权重在干净测试集上的准确率高于最后一个 epoch 的权重"),
+    lesson,
+    fragile=_("The rise in validation loss is partly over-confidence on noisy labels rather than more wrong answers, "
+              "so on some seeds (seed 3 of 0–4) the last epoch's weights score as well on the test set.",
+              "验证损失的回升有一部分来自模型在噪声标签上过于自信，而不是答错更多，"
+              "所以在某些种子下（0–4 中的种子 3）最后一个 epoch 的权重在测试集上同样好。"),
+)
+
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Train with and without early stopping, then a learning curve and a K-fold estimate of the chosen recipe."""
+    s = sets(cfg)
+    stages = 3 + len(CURVE_SIZES) + cfg.folds
+    metrics, full = stopping_runs(cfg, s, report, stages)
+    metrics |= learning_curve(cfg, s, report, stages)
+    epochs = max(1, int(metrics["best_epoch"]))  # the recipe K-fold estimates: train for the chosen number of epochs
+    folds, fold_accs = kfold_estimate(cfg, s, epochs, report, stages)
+    metrics |= folds
+    return Result(metrics, verdict(cfg, metrics), charts(cfg, full, metrics, fold_accs), [table(cfg, metrics)])
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    first, last = CURVE_SIZES[0], CURVE_SIZES[-1]
+    too_soon = _(", on the first uptick, before the best epoch", "：验证损失第一次小幅回升就停下，早于最佳 epoch")
+    return sentences(
+        _("Without early stopping the validation loss bottomed out at epoch {best} ({low:.3f}) and ended at "
+          "{end:.3f} after {epochs} epochs, while the training loss fell to {train:.3f}.",
+          "不早停时，验证损失在第 {best} 个 epoch 最低（{low:.3f}），训练 {epochs} 个 epoch 后回升到 {end:.3f}，"
+          "而训练损失降到 {train:.3f}。").format(
+            best=int(m["best_epoch_full_run"]), low=m["min_val_loss_full_run"], end=m["last_val_loss"],
+            epochs=cfg.max_epochs, train=m["last_train_loss"]),
+        _("Patience {p} stopped at epoch {stop} and restored epoch {best}: test accuracy {restored:.1%}, against "
+          "{at_stop:.1%} for the weights at the stop and {last:.1%} after all {epochs} epochs.",
+          "patience 为 {p} 的早停在第 {stop} 个 epoch 停止并恢复第 {best} 个 epoch 的权重：测试准确率 {restored:.1%}；"
+          "停止时的权重为 {at_stop:.1%}，训练满 {epochs} 个 epoch 为 {last:.1%}。").format(
+            p=cfg.patience, stop=int(m["stop_epoch"]), best=int(m["best_epoch"]), restored=m["test_acc_restored"],
+            at_stop=m["test_acc_at_stop"], last=m["test_acc_last"], epochs=cfg.max_epochs),
+        _("Patience 0 stopped at epoch {p0}{too_soon}.", "patience 为 0 时在第 {p0} 个 epoch 停止{too_soon}。").format(
+            p0=int(m["stop_epoch_p0"]), too_soon=too_soon if m["stop_epoch_p0"] < m["best_epoch"] else _("", "")),
+        _("Learning curve: the train–val accuracy gap went from {a:.1%} with {first} examples to {b:.1%} with {last}.",
+          "学习曲线：训练与验证准确率之差从 {first} 个样本时的 {a:.1%} 变为 {last} 个样本时的 {b:.1%}。").format(
+            a=m[f"lc_gap_n{first}"], b=m[f"lc_gap_n{last}"], first=first, last=last),
+        _("{k}-fold estimate: {mean:.1%} ± {std:.1%} (validation set: {val:.1%}).",
+          "{k} 折交叉验证估计：{mean:.1%} ± {std:.1%}（验证集上为 {val:.1%}）。").format(
+            k=cfg.folds, mean=m["kfold_mean_acc"], std=m["kfold_std_acc"], val=m["val_acc_kfold_recipe"]),
+        _("The validation loss barely rose in this run: try more label noise, a wider net or more epochs.",
+          "本次验证损失几乎没有回升：可以加大标签噪声、加宽网络或增加训练轮数。")
+        if m["last_val_loss"] - m["min_val_loss_full_run"] < 0.05 else None,
+        CLAIM.verdict(m),
+    )
+
+
+def rules(cfg: Config, m: Metrics) -> list[tuple[T, int, int, float]]:
+    """Each stopping rule: its name, the epoch it stopped at, the epoch whose weights it kept, their test accuracy."""
+    stop, best, end, p = int(m["stop_epoch"]), int(m["best_epoch"]), cfg.max_epochs, cfg.patience
+    return [(_("patience {p}, restored", "patience {p}，恢复最佳权重").format(p=p), stop, best, m["test_acc_restored"]),
+            (_("patience {p}, not restored", "patience {p}，不恢复").format(p=p), stop, stop, m["test_acc_at_stop"]),
+            (NO_STOPPING, end, end, m["test_acc_last"])]
+
+
+def epoch_losses(full: Fit, best: int, stop: int, lang: str):
+    """Per-epoch training loss (mean over the epoch's steps) and validation loss, with the best and stop epochs."""
+    epochs = len(full.history["val_loss"])
+    steps = len(full.history["loss"]) // epochs
+    train_loss = np.asarray(full.history["loss"][:epochs * steps]).reshape(epochs, steps).mean(axis=1)  # (epochs,)
+    fig = plots.curves({plots.TRAIN.get(lang): train_loss, plots.VALIDATION.get(lang): full.history["val_loss"]},
+                       plots.EPOCH, plots.CROSS_ENTROPY, lang)
+    fig.add_vline(x=best, line_dash="dot", line_color="#2ca02c")
+    fig.add_vline(x=stop, line_dash="dash", line_color="#7f7f7f")
+    return fig
+
+
+def charts(cfg: Config, full: Fit, m: Metrics, fold_accs: list[float]) -> list[Chart]:
+    best, stop = int(m["best_epoch"]), int(m["stop_epoch"])
+    tests = {name: acc for name, _stop, _kept, acc in rules(cfg, m)}
+    curve = {plots.TRAIN: [m[f"lc_train_acc_n{s}"] for s in CURVE_SIZES],
+             plots.VALIDATION: [m[f"lc_val_acc_n{s}"] for s in CURVE_SIZES]}
+    return [
+        Chart(_("Training and validation loss per epoch", "每个 epoch 的训练损失与验证损失"),
+              lambda lang: epoch_losses(full, best, stop, lang),
+              caption=_("Dotted: the best epoch ({best}), restored; dashed: where patience {p} stopped ({stop}).",
+                        "点线：最佳 epoch（{best}），早停后恢复到这里；虚线：patience 为 {p} 时停止的位置（{stop}）。")
+              .format(best=best, p=cfg.patience, stop=stop)),
         Chart(_("Test accuracy (clean labels)", "测试准确率（标签干净）"),
-              lambda lang: plots.bars({_("restored best", "恢复最佳权重").get(lang): metrics["test_acc_restored"],
-                                       _("weights at the stop", "停止时的权重").get(lang): metrics["test_acc_at_stop"],
-                                       _(f"all {cfg.max_epochs} epochs", f"训练满 {cfg.max_epochs} 轮").get(lang):
-                                           metrics["test_acc_last"]},
-                                      _("model", "模型"), _("accuracy", "准确率"), lang)),
+              lambda lang: plots.bars({k.get(lang): v for k, v in tests.items()}, RULE, plots.ACCURACY, lang)),
         Chart(_("Learning curve", "学习曲线"),
-              lambda lang: plots.lines_xy(
-                  {_("train", "训练").get(lang): (CURVE_SIZES, [metrics[f"lc_train_acc_n{s}"] for s in CURVE_SIZES]),
-                   _("validation", "验证").get(lang): (CURVE_SIZES, [metrics[f"lc_val_acc_n{s}"] for s in CURVE_SIZES])},
-                  _("training examples", "训练样本数"), _("accuracy (labels as given)", "准确率（按给定标签）"), lang),
-              caption=_(f"{cfg.label_noise:.0%} of labels are random, so validation accuracy tops out near "
-                        f"{1 - cfg.label_noise * 0.9:.0%}. The gap closes as data grows.",
-                        f"有 {cfg.label_noise:.0%} 的标签是随机的，验证准确率的上限约为 {1 - cfg.label_noise * 0.9:.0%}。"
-                        "数据越多，两者差距越小。")),
-        Chart(_(f"{cfg.folds}-fold cross-validation accuracy per fold", f"{cfg.folds} 折交叉验证中每折的准确率"),
-              lambda lang: plots.bars({_(f"fold {j + 1}", f"第 {j + 1} 折").get(lang): a for j, a in enumerate(fold_accs)},
-                                      _("fold", "折"), _("accuracy", "准确率"), lang)),
+              lambda lang: plots.lines_xy({k.get(lang): (CURVE_SIZES, v) for k, v in curve.items()},
+                                          _("training examples", "训练样本数"),
+                                          _("accuracy (labels as given)", "准确率（按给定标签）"), lang),
+              caption=_("{noise:.0%} of labels are random, so validation accuracy tops out near {top:.0%}. "
+                        "The gap closes as data grows.", "有 {noise:.0%} 的标签是随机的，验证准确率的上限约为 {top:.0%}。"
+                        "数据越多，两者差距越小。").format(noise=cfg.label_noise, top=1 - cfg.label_noise * 0.9)),
+        Chart(_("{k}-fold cross-validation accuracy per fold", "{k} 折交叉验证中每折的准确率").format(k=cfg.folds),
+              lambda lang: plots.bars({FOLD.format(j=j + 1).get(lang): a for j, a in enumerate(fold_accs)},
+                                      _("fold", "折"), plots.ACCURACY, lang)),
     ]
-    table = Table(_("Early stopping", "早停"),
-                  {"rule": _("rule", "规则"), "stop": _("stopped at epoch", "停止的 epoch"),
-                   "best": _("weights from epoch", "所用权重的 epoch"), "test": _("test accuracy", "测试准确率")},
-                  [{"rule": f"patience {cfg.patience}, restored", "stop": stop, "best": best,
-                    "test": round(metrics["test_acc_restored"], 4)},
-                   {"rule": f"patience {cfg.patience}, not restored", "stop": stop, "best": stop,
-                    "test": round(metrics["test_acc_at_stop"], 4)},
-                   {"rule": "no early stopping", "stop": cfg.max_epochs, "best": cfg.max_epochs,
-                    "test": round(metrics["test_acc_last"], 4)}])
-    history = {"no early stopping": full.history, f"patience {cfg.patience}": stopped.history}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def table(cfg: Config, m: Metrics) -> Table:
+    return Table(_("Early stopping", "早停"),
+                 {"rule": RULE, "stop": _("stopped at epoch", "停止的 epoch"),
+                  "best": _("weights from epoch", "所用权重的 epoch"), "test": _("test accuracy", "测试准确率")},
+                 [{"rule": r, "stop": a, "best": b, "test": round(acc, 4)} for r, a, b, acc in rules(cfg, m)])
 
 
 DEMO = Demo(
@@ -250,4 +299,5 @@ DEMO = Demo(
     smoke=dict(max_epochs=5, patience=1, width=16, folds=2),
     key_metric="test_acc_restored",
     key_label=_("test accuracy of the restored model", "恢复最佳权重后的测试准确率"),
+    claim=CLAIM,
 )

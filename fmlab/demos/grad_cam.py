@@ -15,33 +15,37 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occ
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Event, Report, Result, part, silent
+from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, part, silent
 from ..explain import grad_cam, normalise, pointing_game, upsample
 from ..fit import evaluate, fit
 from ..nets import CNN, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, sentences
 
 METHODS = ("integrated-gradients", "saliency", "occlusion")
 METHOD_NAMES = {"integrated-gradients": _("Integrated Gradients", "积分梯度"),
                 "saliency": _("Saliency", "显著图"), "occlusion": _("Occlusion", "遮挡")}
+GRAD_CAM = _("Grad-CAM", "Grad-CAM")
 RANDOM_NET = _("Grad-CAM (random net)", "Grad-CAM（随机网络）")
+NUM_SHOWN = 8  # test images drawn in the grids
 
 
 @dataclass(frozen=True)
 class Config(DemoConfig):
-    epochs: int = param(4, low=1, high=20, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the shapes training set", "遍历形状训练集的次数"))
-    lr: float = param(3e-3, low=1e-4, high=1e-1, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size", "Adam 的步长"))
+    epochs: int = epochs_param(4, high=20, help=_("Passes over the shapes training set", "遍历形状训练集的次数"))
+    lr: float = lr_param(3e-3, low=1e-4, high=1e-1, help=_("Adam's step size", "Adam 的步长"))
     num_images: int = param(2000, low=300, high=6000, label=_("Images", "图像数量"),
                             help=_("Generated images; a quarter is held out for testing",
                                    "生成的图像数量，其中四分之一留作测试"))
     method: str = param("integrated-gradients", choices=METHODS, choice_labels=METHOD_NAMES,
                         label=_("Second method", "第二种方法"),
                         help=_("Attribution shown and scored beside Grad-CAM", "与 Grad-CAM 一同展示并评分的归因方法"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    seed: int = seed_param()
+
+
+def cnn(num_classes: int, seed: int) -> CNN:
+    """The small CNN every map explains, its weights drawn from `seed`."""
+    return init_weights(CNN(3, num_classes, width=16, depth=2, batchnorm=True), seed)
 
 
 def cam_maps(model: CNN, X: Tensor, target: Tensor) -> Tensor:
@@ -63,78 +67,101 @@ def pixel_maps(method: str, model: nn.Module, X: Tensor, target: Tensor) -> Tens
     return normalise(attr.abs().sum(dim=1)).detach()  # (B, H, W)
 
 
-def as_rgb(X: Tensor) -> np.ndarray:
-    """(B, 3, H, W) tensor -> (B, H, W, 3) array for display."""
-    return X.permute(0, 2, 3, 1).cpu().numpy()
+def attribute(cfg: Config, model: CNN, split: data.Split) -> dict[str, Tensor]:
+    """Maps (B, H, W) of the true class on the test images: Grad-CAM, the second method, Grad-CAM of a random net."""
+    X, y = split.X_val, split.y_val
+    num_second = min(len(X), 100 if cfg.method == "occlusion" else 200)  # these cost many forward passes
+    random_net = cnn(split.num_classes, cfg.seed + 1).eval()
+    return {"cam": cam_maps(model, X, y), "second": pixel_maps(cfg.method, model, X[:num_second], y[:num_second]),
+            "random": cam_maps(random_net, X, y)}
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    second = METHOD_NAMES[cfg.method]
-    faithful = m["pointing_game"] - m["pointing_game_random"] > 0.15
-    trust_en = ("Grad-CAM points at the object far more often for the trained net than for a random one, so the map "
-                "reflects what the model learned." if faithful else
-                "Careful: the random net's maps point almost as well, so these maps mostly track image contrast.")
-    trust_zh = ("训练后网络的 Grad-CAM 指向物体的比例远高于随机网络，说明热力图反映了模型学到的东西。" if faithful else
-                "注意：随机网络的热力图几乎同样准确，说明这些热力图主要反映的是图像对比度。")
-    return _(f"Test accuracy {m['accuracy']:.1%}. Grad-CAM's peak fell inside the object's box for "
-             f"{m['pointing_game']:.1%} of test images ({second.en}: {m['pointing_game_second']:.1%}); for the "
-             f"randomly initialised net Grad-CAM scored {m['pointing_game_random']:.1%}. {trust_en}",
-             f"测试准确率 {m['accuracy']:.1%}。Grad-CAM 的峰值落在物体框内的测试图像比例为 {m['pointing_game']:.1%}"
-             f"（{second.zh}：{m['pointing_game_second']:.1%}）；随机初始化网络的 Grad-CAM 得分为 "
-             f"{m['pointing_game_random']:.1%}。{trust_zh}")
+def scores(model: CNN, split: data.Split, maps: dict[str, Tensor]) -> Metrics:
+    """Test accuracy, the pointing game for each map, and how far our grad_cam is from captum's."""
+    X, y, boxes = split.X_val, split.y_val, split.extras["boxes"]
+    ours = normalise(upsample(grad_cam(model, model.cam_layer, X[:64], y[:64]).detach(), X.shape[-1]))  # (64, H, W)
+    return {
+        "accuracy": evaluate(model, X, y)["acc"],
+        "pointing_game": pointing_game(maps["cam"], boxes).mean().item(),
+        "pointing_game_second": pointing_game(maps["second"], boxes[:len(maps["second"])]).mean().item(),
+        "pointing_game_random": pointing_game(maps["random"], boxes).mean().item(),
+        "max_diff_ours_vs_captum": (ours - maps["cam"][:64]).abs().max().item(),
+    }
+
+
+def lesson(m: Metrics) -> bool:
+    """Grad-CAM of the trained net points at the object on 80%+ of images, 20+ points above the random net."""
+    return m["pointing_game"] >= 0.8 and m["pointing_game"] - m["pointing_game_random"] > 0.2
+
+
+CLAIM = Claim(
+    _("the trained net's Grad-CAM peaks on the object far more often than a random net's, so the map shows what "
+      "the model learned, not just image contrast",
+      "训练后网络的 Grad-CAM 峰值落在物体上的比例远高于随机网络，说明热力图反映的是模型学到的东西，而不只是图像对比度"),
+    lesson,
+    fragile=_("An untrained net's map follows image contrast, and on some seeds that alone finds the object on about "
+              "two thirds of images, narrowing the gap.",
+              "未训练网络的热力图跟随图像对比度，在某些种子下仅凭这一点就能在约三分之二的图像上找到物体，差距随之缩小。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """Accuracy, the three pointing-game scores, and whether the sanity check separates them."""
+    return sentences(
+        _("Test accuracy {acc:.1%}.", "测试准确率 {acc:.1%}。").format(acc=m["accuracy"]),
+        _("Grad-CAM's peak fell inside the object's box on {cam:.1%} of test images ({method}: {second:.1%}); "
+          "for the randomly initialised net Grad-CAM scored {random:.1%}.",
+          "Grad-CAM 的峰值落在物体框内的测试图像比例为 {cam:.1%}（{method}：{second:.1%}）；"
+          "随机初始化网络的 Grad-CAM 得分为 {random:.1%}。")
+        .format(cam=m["pointing_game"], method=METHOD_NAMES[cfg.method], second=m["pointing_game_second"],
+                random=m["pointing_game_random"]),
+        CLAIM.verdict(m),
+    )
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
     """Train the CNN, then compute, score and draw Grad-CAM and a second attribution."""
     split = data.shapes(num=cfg.num_images, seed=cfg.seed)
-    model = init_weights(CNN(3, split.num_classes, width=16, depth=2, batchnorm=True), cfg.seed)
+    model = cnn(split.num_classes, cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     trained = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=64,
-                  val=(split.X_val, split.y_val), seed=cfg.seed, report=part(report, "cnn", 0, 2))
+                  val=(split.X_val, split.y_val), seed=cfg.seed, report=part(report, _("CNN", "CNN"), 0, 2))
     report(Event("stage", 0.5, note=_("Computing attributions", "正在计算归因")))
-
     model.eval().cpu()
-    X, y, boxes = split.X_val, split.y_val, split.extras["boxes"]
-    cams = cam_maps(model, X, y)  # explain the true class
-    n_second = min(len(X), 100 if cfg.method == "occlusion" else 200)  # these cost many forward passes
-    second = pixel_maps(cfg.method, model, X[:n_second], y[:n_second])
-    random_net = init_weights(CNN(3, split.num_classes, width=16, depth=2, batchnorm=True), cfg.seed + 1).eval()
-    random_cams = cam_maps(random_net, X, y)
-    ours = normalise(upsample(grad_cam(model, model.cam_layer, X[:64], y[:64]).detach(), X.shape[-1]))
-
-    metrics = {
-        "accuracy": evaluate(model, X, y)["acc"],
-        "pointing_game": pointing_game(cams, boxes).mean().item(),
-        "pointing_game_second": pointing_game(second, boxes[:n_second]).mean().item(),
-        "pointing_game_random": pointing_game(random_cams, boxes).mean().item(),
-        "max_diff_ours_vs_captum": (ours - cams[:64]).abs().max().item(),
-    }
+    maps = attribute(cfg, model, split)
+    metrics = scores(model, split, maps)
     report(Event("stage", 1.0, note=_("Done", "完成")))
+    return Result(metrics, verdict(cfg, metrics), charts(cfg, model, split, maps, metrics, trained.history["loss"]))
 
-    show = torch.arange(8)
+
+def charts(cfg: Config, model: CNN, split: data.Split, maps: dict[str, Tensor], m: Metrics,
+           losses: list[float]) -> list[Chart]:
+    """Maps over the first test images (trained and random net), the pointing-game bars, the training loss."""
+    X, y = split.X_val[:NUM_SHOWN], split.y_val[:NUM_SHOWN]
     with torch.no_grad():
-        pred = model(X[show]).argmax(1)
-    titles = [f"{split.classes[int(t)].en}{'' if int(p) == int(t) else ' ✗'}" for t, p in zip(y[show], pred)]
-    rgb = np.stack([as_rgb(X[show])] * 3)  # (3, 8, H, W, 3)
-    rows = [_("image", "图像"), _("Grad-CAM", "Grad-CAM"), METHOD_NAMES[cfg.method]]
-    overlays = {1: cams[show].numpy(), 2: second[show].numpy()}
-    random_overlay = {1: random_cams[show].numpy()}
-    history = {"cnn": trained.history}
-    charts = [
+        pred = model(X).argmax(1)  # (N,)
+    boxes = split.extras["boxes"][:NUM_SHOWN].numpy()
+
+    def titles(lang: str) -> list[str]:  # the true class, ✗ where the net got it wrong
+        return [split.classes[int(t)].get(lang) + ("" if p == t else " ✗") for t, p in zip(y, pred)]
+
+    rgb = np.stack([X.permute(0, 2, 3, 1).numpy()] * 3)  # (3, N, H, W, 3)
+    rows = [_("image", "图像"), GRAD_CAM, METHOD_NAMES[cfg.method]]
+    overlays = {1: maps["cam"][:NUM_SHOWN].numpy(), 2: maps["second"][:NUM_SHOWN].numpy()}
+    random_overlay = {1: maps["random"][:NUM_SHOWN].numpy()}
+    bars = {GRAD_CAM: m["pointing_game"], METHOD_NAMES[cfg.method]: m["pointing_game_second"],
+            RANDOM_NET: m["pointing_game_random"]}
+    return [
         Chart(_("Where the trained CNN looks (dashed: true box)", "训练后的 CNN 在看哪里（虚线：真实物体框）"),
-              lambda lang: plots.image_grid(rgb, rows, titles, lang, overlays, boxes[show].numpy())),
+              lambda lang: plots.image_grid(rgb, rows, titles(lang), lang, overlays, boxes)),
         Chart(_("Sanity check: Grad-CAM of a randomly initialised CNN", "合理性检验：随机初始化 CNN 的 Grad-CAM"),
-              lambda lang: plots.image_grid(rgb[:2], rows[:2], titles, lang, random_overlay, boxes[show].numpy())),
+              lambda lang: plots.image_grid(rgb[:2], rows[:2], titles(lang), lang, random_overlay, boxes)),
         Chart(_("Pointing game (share of peaks inside the box)", "指向游戏（峰值落在框内的比例）"),
-              lambda lang: plots.bars({"Grad-CAM": metrics["pointing_game"],
-                                       METHOD_NAMES[cfg.method].get(lang): metrics["pointing_game_second"],
-                                       RANDOM_NET.get(lang): metrics["pointing_game_random"]},
-                                      _("method", "方法"), _("pointing game", "指向游戏得分"), lang)),
+              lambda lang: plots.bars({k.get(lang): v for k, v in bars.items()}, plots.METHOD,
+                                      _("pointing game", "指向游戏得分"), lang)),
         Chart(_("Training", "训练过程"),
-              lambda lang: plots.curves({_("train loss", "训练损失").get(lang): trained.history["loss"]}, _("step", "步数"),
-                                        _("loss", "损失"), lang)),
+              lambda lang: plots.curves({plots.TRAIN_LOSS.get(lang): losses}, plots.STEP, plots.LOSS, lang)),
     ]
-    return Result(metrics, verdict(cfg, metrics), history, charts)
 
 
 DEMO = Demo(
@@ -148,4 +175,5 @@ DEMO = Demo(
     smoke=dict(epochs=1, num_images=300, method="saliency"),
     key_metric="pointing_game",
     key_label=_("pointing game (Grad-CAM)", "指向游戏得分（Grad-CAM）"),
+    claim=CLAIM,
 )

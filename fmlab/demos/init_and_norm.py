@@ -1,12 +1,11 @@
 """Weight initialisation and normalisation, seen through per-layer activation and gradient statistics.
 
-A linear layer multiplies the variance of its input by about fan_in · Var(w); ReLU then keeps
-half of it. So with Var(w) = 2 / fan_in (Kaiming/He) the signal keeps its size through any
-depth, while a fixed small std (0.01) shrinks it by the same factor at every layer until it
-vanishes, and std 1 blows it up. Xavier's Var(w) = 2 / (fan_in + fan_out) suits tanh; under
-ReLU it loses half the variance at every layer. A BatchNorm or LayerNorm after every linear
-layer re-scales each layer's output to unit variance, so the forward signal no longer depends
-on the weight scale (which still sets how large each SGD step is relative to the weights).
+A linear layer multiplies the variance of its input by about fan_in · Var(w); ReLU then keeps half of it.
+So with Var(w) = 2 / fan_in (Kaiming/He) the signal keeps its size through any depth, while a fixed small
+std (0.01) shrinks it by the same factor at every layer until it vanishes, and std 1 blows it up. Xavier's
+Var(w) = 2 / (fan_in + fan_out) suits tanh; under ReLU it loses half the variance at every layer. A
+BatchNorm or LayerNorm after every linear layer re-scales each layer's output to unit variance, so the
+forward signal no longer depends on the weight scale (which still sets each SGD step's relative size).
 """
 from __future__ import annotations
 
@@ -19,18 +18,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, join, same, sentences
 
 INITS = ("small", "xavier", "he", "large", "pytorch")
-INIT_NAMES = {"small": _("N(0, 0.01²), too small", "N(0, 0.01²)，过小"),
-              "xavier": _("Xavier-uniform", "Xavier 均匀分布"),
-              "he": _("Kaiming/He-normal", "Kaiming/He 正态分布"),
-              "large": _("N(0, 1), too large", "N(0, 1)，过大"),
+INIT_NAMES = {"small": _("N(0, 0.01²), too small", "N(0, 0.01²)，过小"), "xavier": _("Xavier-uniform", "Xavier 均匀分布"),
+              "he": _("Kaiming/He-normal", "Kaiming/He 正态分布"), "large": _("N(0, 1), too large", "N(0, 1)，过大"),
               "pytorch": _("PyTorch's nn.Linear default", "PyTorch nn.Linear 默认初始化")}
-SHORT_NAMES = {"small": "N(0, 0.01²)", "xavier": "Xavier", "he": "He", "large": "N(0, 1)", "pytorch": "PyTorch default"}
+SHORT_NAMES = {"small": same("N(0, 0.01²)"), "xavier": same("Xavier"), "he": same("He"), "large": same("N(0, 1)"),
+               "pytorch": _("PyTorch default", "PyTorch 默认")}
 NORMS = ("none", "batchnorm", "layernorm")
 NORM_NAMES = {"none": _("no normalisation", "无归一化"), "batchnorm": _("BatchNorm", "BatchNorm"),
               "layernorm": _("LayerNorm", "LayerNorm")}
@@ -53,34 +51,23 @@ class Config(DemoConfig):
                        help=_("Linear + activation layers before the output layer", "输出层之前的“线性层 + 激活”层数"))
     width: int = param(128, low=16, high=512, label=_("Width", "宽度"),
                        help=_("Units per hidden layer", "每个隐藏层的神经元数"))
-    epochs: int = param(3, low=1, high=30, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
-    lr: float = param(0.05, low=1e-4, high=0.5, log=True, label=_("Learning rate (SGD)", "学习率（SGD）"),
-                      help=_("SGD with momentum 0.9, the same for every run", "所有训练组共用的动量 SGD（动量 0.9）学习率"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(3, high=30, help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
+    lr: float = lr_param(0.05, low=1e-4, high=0.5, optimizer="SGD",
+                         help=_("SGD with momentum 0.9, the same for every run", "所有训练组共用的动量 SGD（动量 0.9）学习率"))
+    seed: int = seed_param()
 
 
 def weight_std(init: str, fan_in: int, fan_out: int) -> float:
     """The standard deviation each initialisation gives a weight, from its formula."""
-    if init == "small":
-        return 0.01
-    if init == "large":
-        return 1.0
-    if init == "xavier":
-        return math.sqrt(2 / (fan_in + fan_out))  # Glorot: keeps the variance for a linear/tanh layer
-    if init == "he":
-        return math.sqrt(2 / fan_in)  # Kaiming: the 2 makes up for ReLU zeroing half its inputs
-    if init == "pytorch":
-        return math.sqrt(1 / (3 * fan_in))  # kaiming_uniform_(a=√5): uniform on ±1/√fan_in
-    raise ValueError(f"unknown initialisation {init!r}")
+    return {"small": 0.01, "large": 1.0,
+            "xavier": math.sqrt(2 / (fan_in + fan_out)),  # Glorot: keeps the variance for a linear/tanh layer
+            "he": math.sqrt(2 / fan_in),  # Kaiming: the 2 makes up for ReLU zeroing half its inputs
+            "pytorch": math.sqrt(1 / (3 * fan_in))}[init]  # kaiming_uniform_(a=√5): uniform on ±1/√fan_in
 
 
 def predicted_gain(init: str, width: int, activation: str) -> float:
     """Factor by which the activation std changes per hidden layer: √(fan_in · Var(w) · ½ for ReLU).
-
-    For tanh this is the small-signal value (tanh(z) ≈ z); a saturated tanh stays near 1 instead.
-    """
+    For tanh this is the small-signal value (tanh(z) ≈ z); a saturated tanh stays near 1 instead."""
     keep = 0.5 if activation == "relu" else 1.0  # ReLU passes half of a symmetric input's second moment
     return math.sqrt(width * weight_std(init, width, width) ** 2 * keep)
 
@@ -120,8 +107,7 @@ class DeepMLP(nn.Module):
         """Every hidden layer's output, input to output: depth × (B, width)."""
         outs = []
         for linear, norm in zip(self.linears, self.norms):
-            x = self.act(norm(linear(x)))
-            outs.append(x)
+            outs.append(x := self.act(norm(linear(x))))
         return outs
 
     def forward(self, x: Tensor) -> Tensor:  # (B, in_dim) -> (B, out_dim)
@@ -162,115 +148,132 @@ def final_loss(run: Fit) -> float:
     return run.mean_loss(max(1, len(run.history["loss"]) // max(1, len(run.history["val_acc"]))))
 
 
-def run_name(init: str, norm: str, lang: str = "en") -> str:
+def run_name(init: str, norm: str) -> T:
     """A short label such as "He + BatchNorm"."""
-    name = SHORT_NAMES[init] if init != "pytorch" or lang == "en" else "PyTorch 默认"
-    return name if norm == "none" else f"{name} + {NORM_NAMES[norm].get(lang)}"
+    plus = _("{init} + {norm}", "{init} + {norm}").format(init=SHORT_NAMES[init], norm=NORM_NAMES[norm])
+    return SHORT_NAMES[init] if norm == "none" else plus
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    """What the statistics and the training runs showed, in numbers."""
-    names = {i: (run_name(i, "none"), run_name(i, "none", "zh")) for i in cfg.inits}
-    formula = "√(fan_in·Var(w)/2)" if cfg.activation == "relu" else "√(fan_in·Var(w))"
-    gains_en = ", ".join(f"{names[i][0]} ×{m[f'layer_gain_{i}']:.3g} (predicted "
-                         f"{predicted_gain(i, cfg.width, cfg.activation):.3g})" for i in cfg.inits)
-    gains_zh = "，".join(f"{names[i][1]} ×{m[f'layer_gain_{i}']:.3g}（理论值 "
-                         f"{predicted_gain(i, cfg.width, cfg.activation):.3g}）" for i in cfg.inits)
-    stds_en = ", ".join(f"{names[i][0]} {m[f'act_std_last_{i}']:.2g}" for i in cfg.inits)
-    stds_zh = "，".join(f"{names[i][1]} {m[f'act_std_last_{i}']:.2g}" for i in cfg.inits)
-    base = NORM_NAMES[cfg.norms[0]]
-    en = [f"At initialisation ({base.en}), each hidden layer multiplied the activation std by: {gains_en}; "
-          f"the prediction is {formula}. Input std {m['input_std']:.2f}; after layer {cfg.depth}: {stds_en}."]
-    zh = [f"初始化时（{base.zh}），每个隐藏层把激活标准差乘以：{gains_zh}；理论值为 {formula}。"
-          f"输入标准差 {m['input_std']:.2f}；第 {cfg.depth} 层之后：{stds_zh}。"]
-    if "none" in cfg.norms:
-        losses_en = ", ".join(f"{names[i][0]} {m[f'loss_{i}_none']:.3g}" for i in cfg.inits)
-        losses_zh = "，".join(f"{names[i][1]} {m[f'loss_{i}_none']:.3g}" for i in cfg.inits)
-        en.append(f"Final training loss without normalisation: {losses_en} (chance is {CHANCE_LOSS:.2f}; "
-                  f"nan = diverged).")
-        zh.append(f"无归一化时的最终训练损失：{losses_zh}（随机猜测为 {CHANCE_LOSS:.2f}；nan 表示发散）。")
-    for norm in (n for n in cfg.norms if n != "none"):
-        worst = max(m[f"loss_{i}_{norm}"] if np.isfinite(m[f"loss_{i}_{norm}"]) else np.inf for i in cfg.inits)
-        en.append(f"With {NORM_NAMES[norm].en} after every linear layer the worst of them ended at {worst:.3g}.")
-        zh.append(f"在每个线性层后加上 {NORM_NAMES[norm].zh}，其中最差的一组最终损失为 {worst:.3g}。")
-    stuck = [i for i in cfg.inits if "none" in cfg.norms and not m[f"loss_{i}_none"] < 0.8 * CHANCE_LOSS]
-    rescued = [i for i in stuck if any(m[f"loss_{i}_{n}"] < 0.5 * CHANCE_LOSS for n in cfg.norms if n != "none")]
-    if rescued:
-        en.append(f"Normalisation rescued {', '.join(names[i][0] for i in rescued)}, which did not train without it.")
-        zh.append(f"归一化让原本训练不动的 {'、'.join(names[i][1] for i in rescued)} 也训练起来了。")
-    elif not stuck and "none" in cfg.norms:
-        en.append("Every initialisation trained here: try more layers, or the too-small and too-large ones.")
-        zh.append("本次所有初始化都能训练：试试更多层数，或加入过小、过大的初始化。")
-    return T(" ".join(en), "".join(zh))
+def lesson(m: Metrics) -> bool:
+    """Small and large inits fail while He trains; with BatchNorm both bad ones reach under half the chance loss."""
+    failed = m["loss_small_none"] > 0.8 * CHANCE_LOSS and not m["loss_large_none"] < 0.8 * CHANCE_LOSS  # NaN: failed
+    return (failed and m["loss_he_none"] < 0.5 * CHANCE_LOSS
+            and max(m["loss_small_batchnorm"], m["loss_large_batchnorm"]) < 0.5 * CHANCE_LOSS)
+
+
+CLAIM = Claim(
+    _("without normalisation the too-small and too-large initialisations fail to train while He trains, "
+      "and BatchNorm after every linear layer lets both bad ones train",
+      "没有归一化时，过小和过大的初始化都训练不起来而 He 初始化可以；在每个线性层后加 BatchNorm，两种坏的初始化也都能训练"),
+    lesson,
+    fragile=_("The failures need depth: with a few hidden layers even a bad initialisation trains.",
+              "失败需要足够的深度：隐藏层少时，坏的初始化也能训练。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """Each init's measured per-layer gain against its formula and the std it reached, then the final losses."""
+    gains = join(_("{name} ×{gain:.3g} (predicted {predicted:.3g}; std {std:.2g} after layer {depth})",
+                   "{name} ×{gain:.3g}（理论值 {predicted:.3g}；第 {depth} 层之后标准差 {std:.2g}）")
+                 .format(name=SHORT_NAMES[i], gain=m[f"layer_gain_{i}"], std=m[f"act_std_last_{i}"], depth=cfg.depth,
+                         predicted=predicted_gain(i, cfg.width, cfg.activation)) for i in cfg.inits)
+    losses = join(_("{name} {loss:.3g}", "{name} {loss:.3g}").format(name=SHORT_NAMES[i], loss=m[f"loss_{i}_none"])
+                  for i in cfg.inits if "none" in cfg.norms)
+    worst = {n: max(m[f"loss_{i}_{n}"] if np.isfinite(m[f"loss_{i}_{n}"]) else np.inf for i in cfg.inits)
+             for n in cfg.norms if n != "none"}
+    return sentences(
+        _("At initialisation ({base}, input std {input:.2f}), each hidden layer multiplied the activation std by: "
+          "{gains}; the prediction is {formula}.",
+          "初始化时（{base}，输入标准差 {input:.2f}），每个隐藏层把激活标准差乘以：{gains}；理论值为 {formula}。").format(
+            base=NORM_NAMES[cfg.norms[0]], input=m["input_std"], gains=gains,
+            formula=same("√(fan_in·Var(w)/2)" if cfg.activation == "relu" else "√(fan_in·Var(w))")),
+        _("Final training loss without normalisation: {losses} (chance is {chance:.2f}; nan = diverged).",
+          "无归一化时的最终训练损失：{losses}（随机猜测为 {chance:.2f}；nan 表示发散）。")
+        .format(losses=losses, chance=CHANCE_LOSS) if "none" in cfg.norms else None,
+        *(_("With {norm} after every linear layer the worst of them ended at {worst:.3g}.",
+            "在每个线性层后加上 {norm}，其中最差的一组最终损失为 {worst:.3g}。").format(norm=NORM_NAMES[n], worst=w)
+          for n, w in worst.items()),
+        CLAIM.verdict(m),
+    )
+
+
+@dataclass
+class Probe:
+    """One (init, norm) network: its per-layer activation stds and gradient norms at step 0, and its training run."""
+    stds: list[float]
+    grads: list[float]
+    fit: Fit
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
     """Measure step-0 statistics for every (init, norm), then train each with momentum SGD."""
     split = data.digits(seed=cfg.seed)
     X_train, X_val = standardise(split)
-    X_probe, y_probe = X_train[:256], split.y_train[:256]
+    X_probe, y_probe = X_train[:256], split.y_train[:256]  # (256, 64), (256,): the step-0 batch
     jobs = [(i, n) for n in cfg.norms for i in cfg.inits]
-    stds: dict[tuple, list[float]] = {}
-    grads: dict[tuple, list[float]] = {}
-    runs: dict[tuple, Fit] = {}
+    probes: dict[tuple[str, str], Probe] = {}
     for k, (init, norm) in enumerate(jobs):
         model = build(init, norm, cfg, X_train.shape[1])
-        stds[init, norm] = activation_stds(model, X_probe)
-        grads[init, norm] = gradient_norms(model, X_probe, y_probe)
+        stds, grads = activation_stds(model, X_probe), gradient_norms(model, X_probe, y_probe)
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
-        runs[init, norm] = fit(model, opt, (X_train, split.y_train), epochs=cfg.epochs, batch_size=64,
-                               val=(X_val, split.y_val), seed=cfg.seed,
-                               report=part(report, run_name(init, norm), k, len(jobs)))
+        trained = fit(model, opt, (X_train, split.y_train), epochs=cfg.epochs, batch_size=64, val=(X_val, split.y_val),
+                      seed=cfg.seed, report=part(report, run_name(init, norm), k, len(jobs)))
+        probes[init, norm] = Probe(stds, grads, trained)
 
-    base = cfg.norms[0]
     metrics = {"input_std": X_probe.std().item()}
-    for init in cfg.inits:
-        metrics[f"act_std_last_{init}"] = stds[init, base][-1]
-        metrics[f"grad_first_{init}"] = grads[init, base][0]
-        metrics[f"layer_gain_{init}"] = layer_gain(stds[init, base])
-    for (init, norm), r in runs.items():
-        metrics[f"loss_{init}_{norm}"] = final_loss(r)
-        metrics[f"acc_{init}_{norm}"] = r.final("val_acc") if not r.diverged else float("nan")
-    finals = [v for k, v in metrics.items() if k.startswith("acc_") and np.isfinite(v)]
-    metrics["best_acc"] = max(finals, default=float("nan"))
+    for init in cfg.inits:  # step-0 statistics under the first normalisation chosen
+        p = probes[init, cfg.norms[0]]
+        metrics |= {f"act_std_last_{init}": p.stds[-1], f"grad_first_{init}": p.grads[0],
+                    f"layer_gain_{init}": layer_gain(p.stds)}
+    for (init, norm), p in probes.items():
+        metrics |= {f"loss_{init}_{norm}": final_loss(p.fit),
+                    f"acc_{init}_{norm}": math.nan if p.fit.diverged else p.fit.final("val_acc")}
+    accs = [v for k, v in metrics.items() if k.startswith("acc_") and math.isfinite(v)]
+    metrics["best_acc"] = max(accs, default=math.nan)
+    return Result(metrics, verdict(cfg, metrics), charts(probes), [summary(cfg, probes, metrics)])
 
-    layers = _("hidden layer (input → output)", "隐藏层（输入 → 输出）")
-    dashes = {run_name(i, n, lang): ("solid" if n == "none" else "dot") for i, n in jobs for lang in ("en", "zh")}
-    charts = [
+
+def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
+    """Per-layer activation std and gradient norm at step 0, and the training loss curves."""
+    dashes = {run_name(i, n).get(lang): "solid" if n == "none" else "dot" for i, n in probes for lang in ("en", "zh")}
+
+    def per_run(values, x: T, y: T, lang: str):
+        return plots.curves({run_name(i, n).get(lang): values(p) for (i, n), p in probes.items()}, x, y, lang,
+                            log_y=True, dashes=dashes)
+
+    return [
         Chart(_("Activation std per layer at initialisation", "初始化时各层激活值的标准差"),
-              lambda lang: plots.curves({run_name(i, n, lang): s for (i, n), s in stds.items()}, layers,
-                                        _("std (log)", "标准差（对数）"), lang, log_y=True, dashes=dashes),
+              lambda lang: per_run(lambda p: p.stds, _("hidden layer (input → output)", "隐藏层（输入 → 输出）"),
+                                   _("std (log)", "标准差（对数）"), lang),
               caption=_("Solid: no normalisation; dotted: with it. He stays flat under ReLU; the fixed-std inits "
                         "shrink or grow by the same factor at every layer.",
                         "实线：无归一化；点线：有归一化。ReLU 下 He 初始化保持水平；固定标准差的初始化每层按相同倍数缩小或放大。")),
         Chart(_("Gradient norm per weight matrix at step 0", "第 0 步各权重矩阵的梯度范数"),
-              lambda lang: plots.curves({run_name(i, n, lang): g for (i, n), g in grads.items()},
-                                        _("weight matrix (input → output)", "权重矩阵（输入 → 输出）"),
-                                        _("‖∂loss/∂W‖ (log)", "‖∂loss/∂W‖（对数）"), lang, log_y=True, dashes=dashes)),
+              lambda lang: per_run(lambda p: p.grads, _("weight matrix (input → output)", "权重矩阵（输入 → 输出）"),
+                                   _("‖∂loss/∂W‖ (log)", "‖∂loss/∂W‖（对数）"), lang)),
         Chart(_("Training loss", "训练损失"),
-              lambda lang: plots.curves({run_name(i, n, lang): r.history["loss"] for (i, n), r in runs.items()},
-                                        _("step", "步数"), _("loss (log)", "损失（对数）"), lang, log_y=True,
-                                        dashes=dashes),
-              caption=_(f"Chance is ln 10 ≈ {CHANCE_LOSS:.2f}; a curve that stops early diverged (NaN).",
-                        f"随机猜测为 ln 10 ≈ {CHANCE_LOSS:.2f}；提前中断的曲线表示发散（NaN）。")),
+              lambda lang: per_run(lambda p: p.fit.history["loss"], plots.STEP, plots.LOSS_LOG, lang),
+              caption=_("Chance is ln 10 ≈ {chance:.2f}; a curve that stops early diverged (NaN).",
+                        "随机猜测为 ln 10 ≈ {chance:.2f}；提前中断的曲线表示发散（NaN）。").format(chance=CHANCE_LOSS)),
     ]
-    table = Table(_("Runs", "各训练组"),
-                  {"init": _("initialisation", "初始化"), "norm": _("normalisation", "归一化"),
-                   "w_std": _("weight std (formula)", "权重标准差（公式）"),
-                   "gain": _("std × per layer, measured", "每层标准差倍数（实测）"),
-                   "predicted": _("× per layer, predicted", "每层倍数（理论）"),
-                   "first": _("activation std, layer 1", "第 1 层激活标准差"),
-                   "last": _(f"activation std, layer {cfg.depth}", f"第 {cfg.depth} 层激活标准差"),
-                   "loss": _("final loss", "最终损失"), "acc": _("val accuracy", "验证准确率")},
-                  [{"init": INIT_NAMES[i].en, "norm": NORM_NAMES[n].en,
-                    "w_std": float(f"{weight_std(i, cfg.width, cfg.width):.3g}"),
-                    "gain": float(f"{layer_gain(stds[i, n]):.3g}"),
-                    "predicted": float(f"{predicted_gain(i, cfg.width, cfg.activation):.3g}") if n == "none" else None,
-                    "first": float(f"{stds[i, n][0]:.3g}"), "last": float(f"{stds[i, n][-1]:.3g}"),
-                    "loss": round(metrics[f"loss_{i}_{n}"], 4), "acc": round(metrics[f"acc_{i}_{n}"], 4)}
-                   for i, n in jobs])
-    history = {run_name(i, n): r.history for (i, n), r in runs.items()}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def summary(cfg: Config, probes: dict[tuple[str, str], Probe], m: Metrics) -> Table:
+    """One row per (init, norm): weight std, measured and predicted gain, first and last std, loss, accuracy."""
+    g3 = lambda x: float(f"{x:.3g}")  # three significant digits, however small
+    return Table(_("Runs", "各训练组"),
+                 {"init": _("initialisation", "初始化"), "norm": _("normalisation", "归一化"),
+                  "w_std": _("weight std (formula)", "权重标准差（公式）"),
+                  "gain": _("std × per layer, measured", "每层标准差倍数（实测）"),
+                  "predicted": _("× per layer, predicted", "每层倍数（理论）"),
+                  "first": _("activation std, layer 1", "第 1 层激活标准差"),
+                  "last": _("activation std, layer {depth}", "第 {depth} 层激活标准差").format(depth=cfg.depth),
+                  "loss": plots.FINAL_LOSS, "acc": plots.VAL_ACCURACY},
+                 [{"init": INIT_NAMES[i].en, "norm": NORM_NAMES[n].en, "w_std": g3(weight_std(i, cfg.width, cfg.width)),
+                   "gain": g3(layer_gain(p.stds)), "first": g3(p.stds[0]), "last": g3(p.stds[-1]),
+                   "predicted": g3(predicted_gain(i, cfg.width, cfg.activation)) if n == "none" else None,
+                   "loss": round(m[f"loss_{i}_{n}"], 4), "acc": round(m[f"acc_{i}_{n}"], 4)}
+                  for (i, n), p in probes.items()])
 
 
 DEMO = Demo(
@@ -286,4 +289,5 @@ DEMO = Demo(
     smoke=dict(depth=3, width=32, epochs=1),
     key_metric="best_acc",
     key_label=_("best validation accuracy", "最佳验证准确率"),
+    claim=CLAIM,
 )

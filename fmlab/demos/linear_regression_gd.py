@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import plots
-from ..demo import Chart, Demo, Event, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
 from ..fit import fit
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, param, seed_param
+from ..text import T, _, join, sentences
 
 TRUE_SLOPE, TRUE_INTERCEPT = 1.5, -3.0
 VARIANTS = ("batch_raw", "batch", "minibatch", "sgd", "sgd_decay")
@@ -48,10 +48,9 @@ class Config(DemoConfig):
                              "小批量 GD 与 SGD 的恒定步长，也是衰减 SGD 的初始步长"))
     batch_size: int = param(16, choices=(4, 8, 16, 32, 64), label=_("Mini-batch size", "小批量大小"),
                             help=_("Examples per step of mini-batch GD", "小批量 GD 每步使用的样本数"))
-    epochs: int = param(10, low=1, high=50, label=_("Passes", "遍历次数"),
-                        help=_("Passes over the data for every variant", "每种方法遍历数据的次数"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same data and order", "相同种子，相同的数据与顺序"))
+    epochs: int = epochs_param(10, high=50, label=_("Passes", "遍历次数"),
+                               help=_("Passes over the data for every variant", "每种方法遍历数据的次数"))
+    seed: int = seed_param(_("Same seed, same data and order", "相同种子，相同的数据与顺序"))
 
 
 def make_data(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -98,9 +97,8 @@ def descend(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, decay: boo
             report: Report) -> np.ndarray:
     """Run (mini-batch) gradient descent on the MSE from (0, 0); returns the path (steps + 1, 2)."""
     model = nn.Linear(1, 1)
-    with torch.no_grad():
-        model.weight.zero_()
-        model.bias.zero_()
+    nn.init.zeros_(model.weight)
+    nn.init.zeros_(model.bias)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     steps_per_epoch = -(-len(x) // batch_size)
     # 1/t decay: the step halves after one pass, is a third after two, ...
@@ -136,100 +134,146 @@ def jitter(path: np.ndarray, theta: np.ndarray, last: int) -> float:
     return float(np.sqrt(((path[-last:] - theta) ** 2).sum(axis=1).mean()))
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    en = [f"Closed form: slope {m['slope_closed']:.3f}, intercept {m['intercept_closed']:.3f} "
-          f"(true line 1.5, −3), MSE {m['mse_closed']:.3f}."]
-    zh = [f"闭式解：斜率 {m['slope_closed']:.3f}，截距 {m['intercept_closed']:.3f}（真实直线为 1.5、−3），"
-          f"MSE {m['mse_closed']:.3f}。"]
-    en.append(f"After {cfg.epochs} passes of batch GD at step {cfg.step:g}/L, the raw feature "
-              f"(κ = {m['kappa_raw']:.0f}) "
-              f"is still {m['excess_batch_raw']:.2g} above that MSE; the standardised one (κ = {m['kappa_std']:.0f}) "
-              f"{m['excess_batch']:.2g} above.")
-    zh.append(f"批量 GD 以 {cfg.step:g}/L 的步长遍历 {cfg.epochs} 次后，原始特征（κ = {m['kappa_raw']:.0f}）的 MSE 仍比闭式解高 "
-              f"{m['excess_batch_raw']:.2g}；标准化特征（κ = {m['kappa_std']:.0f}）只高 {m['excess_batch']:.2g}。")
-    en.append(f"On standardised x ({cfg.num} updates per pass, step {cfg.lr:g}), constant-step SGD spent its last pass "
-              f"{m['excess_sgd']:.2g} above the optimal MSE on average, at an RMS distance of {m['jitter_sgd']:.3f} "
-              f"from the optimum; mini-batches of {cfg.batch_size}: {m['excess_minibatch']:.2g} and "
-              f"{m['jitter_minibatch']:.3f}; SGD with a 1/t step: {m['excess_sgd_decay']:.2g} and "
-              f"{m['jitter_sgd_decay']:.3f}.")
-    zh.append(f"在标准化的 x 上（每遍更新 {cfg.num} 次，步长 {cfg.lr:g}），恒定步长的 SGD 在最后一遍中平均比最优 MSE 高 "
-              f"{m['excess_sgd']:.2g}，与最优点的均方根距离为 {m['jitter_sgd']:.3f}；批量为 {cfg.batch_size} 的小批量 GD："
-              f"{m['excess_minibatch']:.2g} 和 {m['jitter_minibatch']:.3f}；1/t 衰减步长的 SGD：{m['excess_sgd_decay']:.2g} 和 "
-              f"{m['jitter_sgd_decay']:.3f}。")
-    if not m["jitter_sgd"] > 2 * m["jitter_sgd_decay"]:
-        en.append("Here the constant step was small enough that its noise barely showed: raise the step to see it.")
-        zh.append("本次恒定步长够小，噪声不明显：调大步长就能看到。")
-    elif m["excess_batch_raw"] > 10 * max(m["excess_batch"], 1e-12):
-        en.append("Scaling the feature, not a cleverer optimizer, made batch GD fast; the noise of single-example "
-                  "steps only settles when the step decays.")
-        zh.append("让批量 GD 变快的是特征缩放，而不是更聪明的优化器；单样本更新的噪声只有在步长衰减后才会平息。")
-    return T(" ".join(en), "".join(zh))
+def lesson(m: Metrics) -> bool | None:
+    """Raw x leaves batch GD 10× further above the optimum than standardised x; the 1/t step cuts SGD's jitter 2×."""
+    if m["kappa_raw"] < 10:
+        return None  # the raw feature is already well conditioned: nothing for scaling to fix
+    scaling = m["excess_batch_raw"] > 10 * max(m["excess_batch"], 1e-12)
+    return scaling and m["jitter_sgd"] > 2 * m["jitter_sgd_decay"]
+
+
+CLAIM = Claim(
+    _("scaling the feature, not a cleverer optimizer, makes batch GD fast, and constant-step SGD keeps jittering "
+      "around the optimum until its step decays",
+      "让批量 GD 变快的是特征缩放，而不是更聪明的优化器；恒定步长的 SGD 会一直在最优点附近抖动，直到步长衰减"),
+    lesson,
+    fragile=_("With a small mini-batch / SGD step the noise barely shows and the decaying step stalls before the "
+              "optimum: raise that step to see the difference.",
+              "小批量 / SGD 步长太小时，噪声几乎看不出来，衰减步长也会在到达最优点之前停滞：调大该步长就能看到差别。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """The closed form, batch GD on raw vs standardised x, and how SGD's noise compares with its variants."""
+    return sentences(
+        _("Closed form: slope {slope:.3f}, intercept {intercept:.3f} (true line 1.5, −3), MSE {mse:.3f}.",
+          "闭式解：斜率 {slope:.3f}，截距 {intercept:.3f}（真实直线为 1.5、−3），MSE {mse:.3f}。")
+        .format(slope=m["slope_closed"], intercept=m["intercept_closed"], mse=m["mse_closed"]),
+        _("After {epochs} passes of batch GD at step {step:g}/L, the raw feature (κ = {kappa_raw:.0f}) is still "
+          "{raw:.2g} above that MSE; the standardised one (κ = {kappa_std:.0f}) {std:.2g} above.",
+          "批量 GD 以 {step:g}/L 的步长遍历 {epochs} 次后，原始特征（κ = {kappa_raw:.0f}）的 MSE 仍比闭式解高 {raw:.2g}；"
+          "标准化特征（κ = {kappa_std:.0f}）只高 {std:.2g}。")
+        .format(epochs=cfg.epochs, step=cfg.step, kappa_raw=m["kappa_raw"], raw=m["excess_batch_raw"],
+                kappa_std=m["kappa_std"], std=m["excess_batch"]),
+        _("On standardised x (step {lr:g}, mini-batches of {batch_size}), the last pass's mean MSE above the "
+          "optimum and RMS distance from it: {each}.",
+          "在标准化的 x 上（步长 {lr:g}，小批量大小 {batch_size}），最后一遍中平均高出最优 MSE 的量与到最优点的均方根距离："
+          "{each}。").format(lr=cfg.lr, batch_size=cfg.batch_size, each=join(
+              (_("{name}: {excess:.2g} and {jitter:.3f}", "{name}：{excess:.2g} 和 {jitter:.3f}")
+               .format(name=VARIANT_NAMES[v], excess=m[f"excess_{v}"], jitter=m[f"jitter_{v}"])
+               for v in ("sgd", "minibatch", "sgd_decay")), sep=_("; ", "；"))),
+        CLAIM.verdict(m),
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The data, its standardised feature z = (x − mean) / std, and the closed-form optimum (2,) on each."""
+
+    x: np.ndarray  # (N,)
+    y: np.ndarray  # (N,)
+    z: np.ndarray  # (N,)
+    theta_raw: np.ndarray
+    theta_std: np.ndarray
+
+
+def problem(cfg: Config) -> Problem:
+    """Draw the data and solve it in closed form on the raw and the standardised feature."""
+    x, y = make_data(cfg)
+    z = (x - x.mean()) / x.std()
+    return Problem(x, y, z, closed_form(x, y), closed_form(z, y))
+
+
+def variants(cfg: Config, p: Problem) -> dict[str, tuple[np.ndarray, int, float, bool]]:
+    """variant: (feature, batch size, step, decayed?); batch GD steps are in units of 1/L."""
+    L_raw, L_std = np.linalg.eigvalsh(hessian(p.x)).max(), np.linalg.eigvalsh(hessian(p.z)).max()
+    return {"batch_raw": (p.x, cfg.num, cfg.step / L_raw, False), "batch": (p.z, cfg.num, cfg.step / L_std, False),
+            "minibatch": (p.z, cfg.batch_size, cfg.lr, False), "sgd": (p.z, 1, cfg.lr, False),
+            "sgd_decay": (p.z, 1, cfg.lr, True)}
+
+
+def measure(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray]) -> tuple[Metrics, dict]:
+    """Metrics of the closed form and of each path's last pass; the excess MSE per step (steps + 1,) per variant."""
+    best = float(mse(p.x, p.y, p.theta_raw[None])[0])
+    excess = {v: mse(settings[v][0], p.y, path) - best for v, path in paths.items()}
+    metrics = {"slope_closed": float(p.theta_raw[0]), "intercept_closed": float(p.theta_raw[1]), "mse_closed": best,
+               "kappa_raw": condition(hessian(p.x)), "kappa_std": condition(hessian(p.z))}
+    for v, path in paths.items():
+        updates_per_pass = -(-cfg.num // settings[v][1])
+        metrics[f"excess_{v}"] = max(float(excess[v][-updates_per_pass:].mean()), 0.0)
+        metrics[f"jitter_{v}"] = jitter(path, p.theta_raw if v == "batch_raw" else p.theta_std, last=updates_per_pass)
+    slope_gd = paths["batch"][-1, 0] / p.x.std()  # back to the raw feature's units
+    metrics["slope_batch"] = float(slope_gd)
+    metrics["intercept_batch"] = float(paths["batch"][-1, 1] - slope_gd * p.x.mean())
+    return metrics, excess
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
     """Solve in closed form, then run every GD variant for the same number of passes."""
-    x, y = make_data(cfg)
-    mean, std = x.mean(), x.std()
-    z = (x - mean) / std  # the standardised feature
-    theta_raw, theta_std = closed_form(x, y), closed_form(z, y)
-    H_raw, H_std = hessian(x), hessian(z)
-    L_raw, L_std = np.linalg.eigvalsh(H_raw).max(), np.linalg.eigvalsh(H_std).max()
-    settings = {  # variant: (feature, batch size, step, decayed?)
-        "batch_raw": (x, cfg.num, cfg.step / L_raw, False),
-        "batch": (z, cfg.num, cfg.step / L_std, False),
-        "minibatch": (z, cfg.batch_size, cfg.lr, False),
-        "sgd": (z, 1, cfg.lr, False),
-        "sgd_decay": (z, 1, cfg.lr, True),
-    }
-    paths = {v: descend(f, y, b, lr, d, cfg, part(report, VARIANT_NAMES[v].en, i, len(VARIANTS)))
-             for i, (v, (f, b, lr, d)) in enumerate(settings.items())}
+    p = problem(cfg)
+    settings = variants(cfg, p)
+    paths = {v: descend(f, p.y, b, lr, d, cfg, part(report, VARIANT_NAMES[v], i, len(VARIANTS)))
+             for i, (v, (f, b, lr, d)) in enumerate(settings.items())}  # (steps + 1, 2) each
+    metrics, excess = measure(cfg, p, settings, paths)
+    return Result(metrics, verdict(cfg, metrics), charts(cfg, p, settings, paths, excess),
+                  [summary(settings, paths, metrics)])
 
-    best = float(mse(x, y, theta_raw[None])[0])
-    excess = {v: mse(settings[v][0], y, p) - best for v, p in paths.items()}  # per step, (steps + 1,)
-    metrics = {"slope_closed": float(theta_raw[0]), "intercept_closed": float(theta_raw[1]), "mse_closed": best,
-               "kappa_raw": condition(H_raw), "kappa_std": condition(H_std)}
-    for v, p in paths.items():
-        theta = theta_raw if v == "batch_raw" else theta_std
-        updates_per_pass = -(-cfg.num // settings[v][1])
-        metrics[f"excess_{v}"] = max(float(excess[v][-updates_per_pass:].mean()), 0.0)  # over the last pass
-        metrics[f"jitter_{v}"] = jitter(p, theta, last=updates_per_pass)
-    slope_gd = paths["batch"][-1, 0] / std  # back to the raw feature's units
-    metrics["slope_batch"] = float(slope_gd)
-    metrics["intercept_batch"] = float(paths["batch"][-1, 1] - slope_gd * mean)
 
-    passes = {v: np.arange(len(p)) / -(-cfg.num // settings[v][1]) for v, p in paths.items()}
-    thin = {v: p[:: max(1, len(p) // 300)] for v, p in paths.items()}  # at most ~300 points per path on a plot
-    raw_grid = surface(x, y, theta_raw, [paths["batch_raw"]])
-    std_grid = surface(z, y, theta_std, [thin[v] for v in VARIANTS[1:]])
+def charts(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray], excess: dict) -> list[Chart]:
+    """Paths on the raw and the standardised contours, and the excess MSE per pass."""
+    passes = {v: np.arange(len(path)) / -(-cfg.num // settings[v][1]) for v, path in paths.items()}
+    thin = {v: path[:: max(1, len(path) // 300)] for v, path in paths.items()}  # at most ~300 points per path
     floor = 1e-12  # log axes need positive values; an exact hit is drawn at the floor
-    charts = [
-        Chart(_("Raw x: batch GD in a narrow valley", "原始 x：批量 GD 在狭长山谷中"),
-              lambda lang: plots.contour_paths(*raw_grid, {VARIANT_NAMES["batch_raw"].get(lang): paths["batch_raw"]},
-                                               tuple(theta_raw), lang, axes=AXES),
-              caption=_("Contours of the MSE above its minimum (log-spaced); the star is the closed form. Slope and "
-                        "intercept trade off along the valley, so progress along it is slow.",
-                        "等高线为高出最小值的 MSE（按对数间隔），星号为闭式解。斜率和截距沿山谷此消彼长，沿谷底前进非常缓慢。")),
-        Chart(_("Standardised x: batch, mini-batch and stochastic GD", "标准化 x：批量、小批量与随机梯度下降"),
-              lambda lang: plots.contour_paths(*std_grid, {VARIANT_NAMES[v].get(lang): thin[v] for v in VARIANTS[1:]},
-                                               tuple(theta_std), lang, axes=AXES),
-              caption=_("Round contours: batch GD at step 1/L jumps straight to the star; SGD wanders around it.",
-                        "等高线是圆形的：步长 1/L 的批量 GD 一步直达星号；SGD 在其周围游走。")),
+    return [
+        contours(_("Raw x: batch GD in a narrow valley", "原始 x：批量 GD 在狭长山谷中"), p.x, p.y, p.theta_raw,
+                 {"batch_raw": paths["batch_raw"]},
+                 _("Contours of the MSE above its minimum (log-spaced); the star is the closed form. Slope and "
+                   "intercept trade off along the valley, so progress along it is slow.",
+                   "等高线为高出最小值的 MSE（按对数间隔），星号为闭式解。斜率和截距沿山谷此消彼长，沿谷底前进非常缓慢。")),
+        contours(_("Standardised x: batch, mini-batch and stochastic GD", "标准化 x：批量、小批量与随机梯度下降"),
+                 p.z, p.y, p.theta_std, {v: thin[v] for v in VARIANTS[1:]},
+                 _("Round contours: batch GD at step 1/L jumps straight to the star; SGD wanders around it.",
+                   "等高线是圆形的：步长 1/L 的批量 GD 一步直达星号；SGD 在其周围游走。")),
         Chart(_("MSE above the closed form, per pass over the data", "高出闭式解的 MSE（按遍历次数）"),
               lambda lang: plots.lines_xy({VARIANT_NAMES[v].get(lang): (passes[v], np.maximum(excess[v], floor))
                                            for v in VARIANTS}, _("passes over the data", "遍历数据的次数"),
                                           _("MSE − closed-form MSE (log)", "MSE − 闭式解 MSE（对数）"), lang, log_y=True),
               caption=_("Nothing gets below the closed form: it is the minimum.", "没有任何方法能低于闭式解：它就是最小值。")),
     ]
-    table = Table(_("Variants", "各方法"),
-                  {"variant": _("method", "方法"), "batch": _("examples per step", "每步样本数"),
-                   "updates": _("updates", "更新次数"), "lr": _("step", "步长"),
-                   "excess": _("final MSE − closed form", "最终 MSE − 闭式解"),
-                   "jitter": _("RMS distance to optimum, last pass", "最后一遍到最优点的均方根距离")},
-                  [{"variant": VARIANT_NAMES[v].en, "batch": settings[v][1], "updates": len(paths[v]) - 1,
-                    "lr": float(f"{settings[v][2]:.3g}"), "excess": float(f"{metrics[f'excess_{v}']:.3g}"),
-                    "jitter": float(f"{metrics[f'jitter_{v}']:.3g}")} for v in VARIANTS])
-    history = {VARIANT_NAMES[v].en: {"excess_mse": list(map(float, excess[v]))} for v in VARIANTS}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def contours(title: T, x: np.ndarray, y: np.ndarray, theta: np.ndarray, paths: dict[str, np.ndarray],
+             caption: T) -> Chart:
+    """The variants' paths (steps, 2) on the MSE contours of feature x, with the optimum theta (2,) starred."""
+    grid = surface(x, y, theta, list(paths.values()))
+
+    def figure(lang: str):
+        return plots.contour_paths(*grid, {VARIANT_NAMES[v].get(lang): path for v, path in paths.items()},
+                                   tuple(theta), lang, axes=AXES)
+
+    return Chart(title, figure, caption=caption)
+
+
+def summary(settings: dict, paths: dict[str, np.ndarray], m: Metrics) -> Table:
+    """One row per variant: examples per step, updates, step, final excess MSE and jitter."""
+    return Table(_("Variants", "各方法"),
+                 {"variant": plots.METHOD, "batch": _("examples per step", "每步样本数"),
+                  "updates": _("updates", "更新次数"), "lr": _("step", "步长"),
+                  "excess": _("final MSE − closed form", "最终 MSE − 闭式解"),
+                  "jitter": _("RMS distance to optimum, last pass", "最后一遍到最优点的均方根距离")},
+                 [{"variant": VARIANT_NAMES[v], "batch": settings[v][1], "updates": len(paths[v]) - 1,
+                   "lr": float(f"{settings[v][2]:.3g}"), "excess": float(f"{m[f'excess_{v}']:.3g}"),
+                   "jitter": float(f"{m[f'jitter_{v}']:.3g}")} for v in VARIANTS])
 
 
 DEMO = Demo(
@@ -244,4 +288,5 @@ DEMO = Demo(
     smoke=dict(num=40, epochs=2),
     key_metric="excess_sgd_decay",
     key_label=_("decayed SGD's MSE above the closed form", "衰减步长 SGD 高出闭式解的 MSE"),
+    claim=CLAIM,
 )

@@ -1,18 +1,15 @@
 """A scalable model family: one builder, a depth × width grid, and the accuracy–cost Pareto front.
 
-`make_model(depth, width)` stacks identical pre-norm residual blocks in an `nn.ModuleList`,
-so a size is two numbers in a config, not new code. Every member is trained the same way on
-handwritten digits. The parameter count grows like depth·width², but on an easy task accuracy
-saturates early: the members worth shipping are the Pareto-optimal ones (no other member is both
-smaller and more accurate), and the cheapest of those within a point of the best is usually far
-smaller than the largest. Latency is measured, not assumed: at batch 1 it tracks depth (layers run
-one after another) more than parameters. With `share_blocks`, the deepest members reuse one block
-at every layer (ALBERT-style): parameters shrink to a one-block model's, but latency does not.
+`make_model(depth, width)` stacks identical pre-norm residual blocks in an `nn.ModuleList`, so a size is
+two numbers in a config, not new code. Parameters grow like depth·width², but on an easy task accuracy
+saturates early: the members worth shipping are Pareto-optimal (no other is both smaller and more accurate),
+and the cheapest within a point of the best is far smaller than the largest. Latency is measured: at batch 1
+it tracks depth (layers run one after another) more than parameters. With `share_blocks` the deepest members
+reuse one block at every layer (ALBERT-style): parameters shrink to a one-block model's, latency does not.
 """
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import torch
@@ -20,15 +17,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
-from ..fit import Fit, evaluate, fit
+from ..cost import latency_ms, pareto_front
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
+from ..fit import evaluate, fit
 from ..nets import init_weights, num_params
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, same, sentences
 
 DEPTHS = (1, 2, 3, 4, 6, 8)
 WIDTHS = (8, 16, 32, 64, 128, 256)
 IN_DIM, NUM_CLASSES = 64, 10  # 8×8 digit images, 10 digits
+MS_AT_BATCH = _("ms at batch {batch}", "批大小 {batch} 毫秒")
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,11 @@ class Config(DemoConfig):
     tolerance: float = param(0.01, low=0.0, high=0.1, label=_("Accuracy you may give up", "可接受的精度损失"),
                              help=_("Pick the cheapest member within this much of the best accuracy",
                                     "在与最佳精度相差不超过该值的成员中，选参数最少的那个"))
-    epochs: int = param(5, low=1, high=40, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the digits training set, the same for every member",
-                               "遍历手写数字训练集的次数，所有成员相同"))
-    lr: float = param(1e-2, low=1e-4, high=3e-2, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size, the same for every member", "Adam 的步长，所有成员相同"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(5, high=40, help=_("Passes over the digits training set, the same for every member",
+                                                  "遍历手写数字训练集的次数，所有成员相同"))
+    lr: float = lr_param(1e-2, low=1e-4, high=3e-2, help=_("Adam's step size, the same for every member",
+                                                           "Adam 的步长，所有成员相同"))
+    seed: int = seed_param()
 
 
 class Block(nn.Module):
@@ -86,8 +83,7 @@ class Family(nn.Module):
         return self.head(self.norm(h))
 
 
-def make_model(depth: int, width: int, share: bool = False, seed: int = 0) -> Family:
-    """The one builder every size comes from."""
+def make_model(depth: int, width: int, share: bool = False, seed: int = 0) -> Family:  # every size comes from here
     return init_weights(Family(depth, width, share), seed)
 
 
@@ -97,49 +93,8 @@ def param_formula(depth: int, width: int, share: bool = False) -> int:
     return (IN_DIM + 1) * width + blocks * (width * width + 3 * width) + 2 * width + (width + 1) * NUM_CLASSES
 
 
-def pareto_front(costs: list[float], scores: list[float]) -> list[bool]:
-    """Which points no other point beats: nothing is at most as costly AND at least as good, one strictly."""
-    front, best_cheaper = [False] * len(costs), float("-inf")
-    for cost in sorted(set(costs)):  # cheapest first
-        group = [i for i, c in enumerate(costs) if c == cost]
-        top = max(scores[i] for i in group)
-        if top > best_cheaper:  # better than everything cheaper; equal best points of one cost all count
-            for i in group:
-                front[i] = scores[i] == top
-            best_cheaper = top
-    return front
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-@torch.no_grad()
-def latency_ms(models: list[nn.Module], X: Tensor, rounds: int = 20) -> list[float]:
-    """Best-of-`rounds` wall time of one forward pass on X for each model, in milliseconds.
-
-    Every round times each model once in turn, so a burst of load on a shared machine hits all
-    models alike, and the minimum drops the bursts.
-    """
-    device = next(models[0].parameters()).device
-    X = X.to(device)
-    best = [float("inf")] * len(models)
-    for model in models:
-        model.eval()(X)  # warm-up
-    for _round in range(rounds):
-        for i, model in enumerate(models):
-            synchronize(device)
-            start = time.perf_counter()
-            model(X)
-            synchronize(device)
-            best[i] = min(best[i], (time.perf_counter() - start) * 1e3)
-    return best
-
-
 @dataclass
 class Member:
-    name: str
     depth: int
     width: int
     share: bool
@@ -149,15 +104,39 @@ class Member:
     latency_256: float = 0.0
     on_front: bool = False
 
+    @property
+    def label(self) -> T:  # "d4×w16", or "d4×w16 shared": run name and table row
+        base = f"d{self.depth}×w{self.width}"
+        return _("{base} shared", "{base} 共享").format(base=base) if self.share else same(base)
 
-def train_member(member: Member, cfg: Config, split: data.Split, report: Report) -> tuple[Family, Fit]:
+    @property
+    def key(self) -> str:  # "d4_w16" or "d4_w16_shared", in metric names
+        return f"d{self.depth}_w{self.width}" + ("_shared" if self.share else "")
+
+
+def family(cfg: Config) -> list[Member]:
+    """Every (depth, width) of the grid, plus the deepest depth with one shared block if asked."""
+    grid = [(d, w, False) for d in sorted(cfg.depths) for w in sorted(cfg.widths)]
+    if cfg.share_blocks and max(cfg.depths) > 1:
+        grid += [(max(cfg.depths), w, True) for w in sorted(cfg.widths)]
+    return [Member(d, w, s, num_params(Family(d, w, s))) for d, w, s in grid]
+
+
+def train_member(member: Member, cfg: Config, split: data.Split, report: Report) -> Family:
     """Train one member with the family's shared recipe; records its held-out accuracy."""
     model = make_model(member.depth, member.width, member.share, cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    result = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=128, seed=cfg.seed,
-                 report=report)
+    fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=128, seed=cfg.seed, report=report)
     member.acc = evaluate(model, split.X_val, split.y_val)["acc"]
-    return model, result
+    return model
+
+
+def measure(members: list[Member], models: list[Family], X: Tensor) -> None:
+    """Record each member's latency at batch 1 and 256, and whether it is on the accuracy–parameters front."""
+    for m, one, many in zip(members, latency_ms(models, X[:1]), latency_ms(models, X[:256])):
+        m.latency_1, m.latency_256 = one, many
+    for m, on in zip(members, pareto_front([m.params for m in members], [m.acc for m in members])):
+        m.on_front = on
 
 
 def choose(members: list[Member], tolerance: float) -> Member:
@@ -166,115 +145,143 @@ def choose(members: list[Member], tolerance: float) -> Member:
     return min((m for m in members if m.acc >= best - tolerance), key=lambda m: (m.params, -m.acc))
 
 
-def verdict(cfg: Config, members: list[Member], chosen: Member) -> T:
-    best = max(members, key=lambda m: m.acc)
+def collect(members: list[Member], chosen: Member) -> Metrics:
+    """Each member's accuracy and parameters; the chosen, best, smallest and largest members."""
     largest = max(members, key=lambda m: m.params)
+    metrics = {f"acc_{m.key}": m.acc for m in members} | {f"params_{m.key}": float(m.params) for m in members}
+    # latency is measured wall time, different on every run, so it lives in the table, charts and verdict
+    return metrics | {"best_acc": max(m.acc for m in members), "chosen_acc": chosen.acc,
+                      "chosen_params": float(chosen.params), "largest_params": float(largest.params),
+                      "smallest_params": float(min(m.params for m in members)), "largest_acc": largest.acc,
+                      "size_ratio": largest.params / chosen.params,
+                      "front_size": float(sum(m.on_front for m in members))}
+
+
+def verdict(cfg: Config, members: list[Member], chosen: Member) -> T:
+    """The family's span, the member worth shipping, and what latency tracks."""
+    best, largest = max(members, key=lambda m: m.acc), max(members, key=lambda m: m.params)
     ratio = largest.params / chosen.params
-    head_en = (f"{len(members)} members from one builder, {min(m.params for m in members):,} to {largest.params:,} "
-               f"parameters. Best accuracy {best.acc:.1%} ({best.name}); the largest reached {largest.acc:.1%}. "
-               f"The cheapest member within {cfg.tolerance:.0%} of the best is {chosen.name} with {chosen.params:,} "
-               f"parameters ({chosen.acc:.1%}), {ratio:.0f}× smaller than the largest. ")
-    head_zh = (f"同一个构建函数生成了 {len(members)} 个成员，参数量从 {min(m.params for m in members):,} 到 "
-               f"{largest.params:,}。最佳精度 {best.acc:.1%}（{best.name}）；最大的模型为 {largest.acc:.1%}。与最佳精度相差"
-               f"不超过 {cfg.tolerance:.0%} 的成员中，最便宜的是 {chosen.name}，{chosen.params:,} 个参数（{chosen.acc:.1%}），"
-               f"比最大的模型小 {ratio:.0f} 倍。")
-    if ratio >= 4:
-        mid_en, mid_zh = "Accuracy saturated early: extra parameters bought almost nothing. ", "精度很早就饱和了：多出来的参数几乎换不来精度。"
-    else:
-        mid_en, mid_zh = ("Here accuracy kept rising with size: train longer or shrink the grid to see it saturate. ",
-                          "本次精度随规模持续上升：增加训练轮数或缩小网格，可以看到饱和。")
+    return sentences(
+        _("{count} members from one builder, {smallest:,} to {largest:,} parameters. Best accuracy {best:.1%} "
+          "({name}); the largest reached {largest_acc:.1%}.",
+          "同一个构建函数生成了 {count} 个成员，参数量从 {smallest:,} 到 {largest:,}。最佳精度 {best:.1%}（{name}）；"
+          "最大的模型为 {largest_acc:.1%}。")
+        .format(count=len(members), smallest=min(m.params for m in members), largest=largest.params, best=best.acc,
+                name=best.label, largest_acc=largest.acc),
+        _("The cheapest member within {tol:.1%} of the best is {name} with {params:,} parameters ({acc:.1%}), {size}.",
+          "与最佳精度相差不超过 {tol:.1%} 的成员中，最便宜的是 {name}，{params:,} 个参数（{acc:.1%}），{size}。").format(
+            tol=cfg.tolerance, name=chosen.label, params=chosen.params, acc=chosen.acc,
+            size=_("{ratio:.0f}× smaller than the largest", "只有最大模型的 1/{ratio:.0f}").format(ratio=ratio)
+            if chosen is not largest else _("the largest member itself", "也就是最大的成员")),
+        _("Accuracy saturated early: extra parameters bought almost nothing.", "精度很早就饱和了：多出来的参数几乎换不来精度。")
+        if ratio >= 4 else _("Here accuracy kept rising with size: train longer or shrink the grid to see it saturate.",
+                             "本次精度随规模持续上升：增加训练轮数或缩小网格，可以看到饱和。"),
+        latency_by_depth(cfg, members),
+        sharing(members),
+    )
+
+
+def latency_by_depth(cfg: Config, members: list[Member]) -> T:
+    """Mean batch-1 latency of the deepest and the shallowest unshared members."""
     deep, shallow = max(cfg.depths), min(cfg.depths)
-    lat = {d: statistics.mean(m.latency_1 for m in members if m.depth == d and not m.share) for d in (shallow, deep)}
-    end_en = (f"At batch 1, depth-{deep} members took {lat[deep]:.3f} ms on average and depth-{shallow} members "
-              f"{lat[shallow]:.3f} ms, whatever their width: layers run one after another, so measure latency.")
-    end_zh = (f"批大小为 1 时，深度 {deep} 的成员平均耗时 {lat[deep]:.3f} 毫秒，深度 {shallow} 的成员 {lat[shallow]:.3f} 毫秒，"
-              "与宽度关系不大：各层只能依次计算，所以延迟要实测。")
+    ms = {d: statistics.mean(m.latency_1 for m in members if m.depth == d and not m.share) for d in (shallow, deep)}
+    return _("At batch 1, depth-{deep} members took {deep_ms:.3f} ms on average and depth-{shallow} members "
+             "{shallow_ms:.3f} ms, whatever their width: layers run one after another, so measure latency.",
+             "批大小为 1 时，深度 {deep} 的成员平均耗时 {deep_ms:.3f} 毫秒，深度 {shallow} 的成员 {shallow_ms:.3f} 毫秒，"
+             "与宽度关系不大：各层只能依次计算，所以延迟要实测。").format(
+        deep=deep, shallow=shallow, deep_ms=ms[deep], shallow_ms=ms[shallow])
+
+
+def sharing(members: list[Member]) -> T | None:
+    """What sharing one block did to the widest shared member's parameters and batch-256 latency."""
     shared = [m for m in members if m.share]
-    if shared:
-        s = max(shared, key=lambda m: m.width)
-        twin = next(m for m in members if not m.share and m.depth == s.depth and m.width == s.width)
-        one = next((m for m in members if m.depth == 1 and m.width == s.width), None)
-        one_en = f", the one-block d1×w{s.width} {one.latency_256:.2f} ms" if one else ""
-        one_zh = f"，只有一个模块的 d1×w{s.width} 为 {one.latency_256:.2f} 毫秒" if one else ""
-        end_en += (f" Sharing one block across {s.depth} layers cut width {s.width} from {twin.params:,} to "
-                   f"{s.params:,} parameters, yet its batch-256 latency was {s.latency_256:.2f} ms (unshared "
-                   f"{twin.latency_256:.2f} ms{one_en}): every layer still runs, so sharing saves memory, not compute.")
-        end_zh += (f"让 {s.depth} 层共享同一个模块后，宽度 {s.width} 的参数量从 {twin.params:,} 降到 {s.params:,}，但批大小 256 "
-                   f"的延迟为 {s.latency_256:.2f} 毫秒（不共享时为 {twin.latency_256:.2f} 毫秒{one_zh}）：每一层仍然要计算，"
-                   "共享节省的是内存，而不是计算量。")
-    return _(head_en + mid_en + end_en, head_zh + mid_zh + end_zh)
+    if not shared:
+        return None
+    s = max(shared, key=lambda m: m.width)
+    twin = next(m for m in members if not m.share and m.depth == s.depth and m.width == s.width)
+    one = next((m for m in members if m.depth == 1 and m.width == s.width), None)
+    one_block = (_(", the one-block {name} {ms:.2f} ms", "，只有一个模块的 {name} 为 {ms:.2f} 毫秒")
+                 .format(name=one.label, ms=one.latency_256) if one else same(""))
+    return _("Sharing one block across {depth} layers cut width {width} from {unshared:,} to {params:,} parameters, "
+             "yet its batch-256 latency was {ms:.2f} ms (unshared {twin_ms:.2f} ms{one}): every layer still runs, "
+             "so sharing saves memory, not compute.",
+             "让 {depth} 层共享同一个模块后，宽度 {width} 的参数量从 {unshared:,} 降到 {params:,}，但批大小 256 的延迟为 "
+             "{ms:.2f} 毫秒（不共享时为 {twin_ms:.2f} 毫秒{one}）：每一层仍然要计算，共享节省的是内存，而不是计算量。").format(
+        depth=s.depth, width=s.width, unshared=twin.params, params=s.params, ms=s.latency_256,
+        twin_ms=twin.latency_256, one=one_block)
+
+
+def lesson(m: Metrics) -> bool | None:
+    """In a grid spanning 4×+ in parameters, the cheapest member within tolerance is 4×+ smaller than the largest."""
+    return m["size_ratio"] >= 4 if m["largest_params"] >= 4 * m["smallest_params"] else None
+
+
+CLAIM = Claim(
+    _("accuracy saturates early, so the cheapest member within the tolerance of the best is at least 4× smaller "
+      "than the largest",
+      "精度很早就饱和，因此与最佳精度相差在容忍范围内的最便宜成员，比最大的成员至少小 4 倍"),
+    lesson,
+)
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
+    """Train every member of the depth × width grid on digits; find the Pareto front and the member to ship."""
     split = data.digits(seed=cfg.seed)
-    grid = [(d, w, False) for d in sorted(cfg.depths) for w in sorted(cfg.widths)]
-    if cfg.share_blocks and max(cfg.depths) > 1:
-        grid += [(max(cfg.depths), w, True) for w in sorted(cfg.widths)]
-    members = [Member(f"d{d}×w{w}" + (" shared" if s else ""), d, w, s, num_params(Family(d, w, s)))
-               for d, w, s in grid]
-    trained = [train_member(m, cfg, split, part(report, m.name, i, len(members))) for i, m in enumerate(members)]
-    fits = {m.name: result for m, (_model, result) in zip(members, trained)}
-    models = [model for model, _result in trained]
-    single, bulk = latency_ms(models, split.X_val[:1]), latency_ms(models, split.X_val[:256])
-    for m, one, many in zip(members, single, bulk):
-        m.latency_1, m.latency_256 = one, many
-    for m, on in zip(members, pareto_front([m.params for m in members], [m.acc for m in members])):
-        m.on_front = on
+    members = family(cfg)
+    models = [train_member(m, cfg, split, part(report, m.label, i, len(members))) for i, m in enumerate(members)]
+    measure(members, models, split.X_val)
     chosen = choose(members, cfg.tolerance)
-    largest = max(members, key=lambda m: m.params)
+    metrics = collect(members, chosen)
+    told = sentences(verdict(cfg, members, chosen), CLAIM.verdict(metrics))
+    return Result(metrics, told, charts(members), [table(members)])
 
-    metrics: dict[str, float] = {}
-    for m in members:
-        key = m.name.replace("×", "_").replace(" ", "_")
-        metrics[f"acc_{key}"] = m.acc
-        metrics[f"params_{key}"] = float(m.params)
-    metrics |= {"best_acc": max(m.acc for m in members), "chosen_acc": chosen.acc,
-                "chosen_params": float(chosen.params), "largest_params": float(largest.params),
-                "largest_acc": largest.acc, "size_ratio": largest.params / chosen.params,
-                "front_size": float(sum(m.on_front for m in members))}
-    # latency is measured wall time, different on every run, so it lives in the table, charts and verdict
 
-    def by_depth(value: str, lang: str) -> dict[str, tuple[list, list]]:
-        out = {}
-        for d in sorted(cfg.depths):
-            own = [m for m in members if m.depth == d and not m.share]
-            out[_(f"depth {d}", f"深度 {d}").get(lang)] = ([m.params for m in own], [getattr(m, value) for m in own])
-        shared = [m for m in members if m.share]
-        if shared:
-            out[_(f"depth {shared[0].depth}, one shared block", f"深度 {shared[0].depth}，共享一个模块").get(lang)] = (
-                [m.params for m in shared], [getattr(m, value) for m in shared])
-        return out
+def by_depth(members: list[Member], value: str, lang: str) -> dict[str, tuple[list, list]]:
+    """(parameters, `value`) of the members, one series per depth (the shared-block members apart)."""
+    out: dict[str, tuple[list, list]] = {}
+    for d, share in dict.fromkeys((m.depth, m.share) for m in members):  # in family order, shared last
+        name = (_("depth {d}, one shared block", "深度 {d}，共享一个模块") if share else _("depth {d}", "深度 {d}"))
+        group = [m for m in members if (m.depth, m.share) == (d, share)]
+        out[name.format(d=d).get(lang)] = ([m.params for m in group], [getattr(m, value) for m in group])
+    return out
+
+
+def charts(members: list[Member]) -> list[Chart]:
+    """Accuracy against parameters with the front; latency at batch 1 and 256."""
+    front = sorted((m for m in members if m.on_front), key=lambda m: m.params)
 
     def accuracy_plot(lang: str):
-        front = sorted((m for m in members if m.on_front), key=lambda m: m.params)
-        series = by_depth("acc", lang)
-        front_name = _("Pareto front", "帕累托前沿").get(lang)
-        series[front_name] = ([m.params for m in front], [m.acc for m in front])
-        return plots.lines_xy(series, _("parameters (log)", "参数量（对数）"), _("held-out accuracy", "留出集准确率"),
-                              lang, log_x=True, dashes={front_name: "dot"})
+        name = _("Pareto front", "帕累托前沿").get(lang)
+        series = by_depth(members, "acc", lang) | {name: ([m.params for m in front], [m.acc for m in front])}
+        return plots.lines_xy(series, plots.PARAMETERS_LOG, plots.HELD_OUT_ACCURACY, lang, log_x=True,
+                              dashes={name: "dot"})
 
-    charts = [
+    def latency_chart(batch: int, caption: T | None = None) -> Chart:
+        return Chart(_("Measured latency at batch {batch}", "实测延迟（批大小 {batch}）").format(batch=batch),
+                     lambda lang: plots.lines_xy(by_depth(members, f"latency_{batch}", lang), plots.PARAMETERS_LOG,
+                                                 _("ms per forward pass", "每次前向传播的毫秒数"), lang, log_x=True),
+                     caption=caption)
+
+    return [
         Chart(_("Accuracy vs parameters, with the Pareto front", "精度与参数量，以及帕累托前沿"), accuracy_plot,
               caption=_("A member is on the front when no other member is both smaller and more accurate.",
                         "如果没有任何其他成员同时更小且更准，该成员就位于帕累托前沿上。")),
-        Chart(_("Measured latency at batch 1", "实测延迟（批大小 1）"),
-              lambda lang: plots.lines_xy(by_depth("latency_1", lang), _("parameters (log)", "参数量（对数）"),
-                                          _("ms per forward pass", "每次前向传播的毫秒数"), lang, log_x=True),
-              caption=_("At batch 1 the cost is mostly per layer: depth, not parameters, sets the latency.",
-                        "批大小为 1 时，开销主要按层计：决定延迟的是深度，而不是参数量。")),
-        Chart(_("Measured latency at batch 256", "实测延迟（批大小 256）"),
-              lambda lang: plots.lines_xy(by_depth("latency_256", lang), _("parameters (log)", "参数量（对数）"),
-                                          _("ms per forward pass", "每次前向传播的毫秒数"), lang, log_x=True)),
+        latency_chart(1, _("At batch 1 the cost is mostly per layer: depth, not parameters, sets the latency.",
+                           "批大小为 1 时，开销主要按层计：决定延迟的是深度，而不是参数量。")),
+        latency_chart(256),
     ]
-    table = Table(_("Family members", "家族成员"),
-                  {"name": _("member", "成员"), "params": _("parameters", "参数量"),
-                   "formula": _("by hand: b·w² + (77 + 3b)·w + 10, b blocks", "手算：b·w² + (77 + 3b)·w + 10，b 为模块数"),
-                   "acc": _("held-out accuracy", "留出集准确率"), "latency_1": _("ms at batch 1", "批大小 1 毫秒"),
-                   "latency_256": _("ms at batch 256", "批大小 256 毫秒"), "front": _("on the front", "位于前沿")},
-                  [{"name": m.name, "params": m.params, "formula": param_formula(m.depth, m.width, m.share),
-                    "acc": round(m.acc, 4), "latency_1": round(m.latency_1, 4), "latency_256": round(m.latency_256, 3),
-                    "front": m.on_front} for m in members])
-    return Result(metrics, verdict(cfg, members, chosen), {n: f.history for n, f in fits.items()}, charts, [table])
+
+
+def table(members: list[Member]) -> Table:
+    """One row per member: parameters (counted and by hand), accuracy, latency, on the front."""
+    return Table(_("Family members", "家族成员"),
+                 {"name": _("member", "成员"), "params": plots.PARAMETERS,
+                  "formula": _("by hand: b·w² + (77 + 3b)·w + 10, b blocks", "手算：b·w² + (77 + 3b)·w + 10，b 为模块数"),
+                  "acc": plots.HELD_OUT_ACCURACY, "latency_1": MS_AT_BATCH.format(batch=1),
+                  "latency_256": MS_AT_BATCH.format(batch=256), "front": _("on the front", "位于前沿")},
+                 [{"name": m.label, "params": m.params, "formula": param_formula(m.depth, m.width, m.share),
+                   "acc": round(m.acc, 4), "latency_1": round(m.latency_1, 4), "latency_256": round(m.latency_256, 3),
+                   "front": m.on_front} for m in members])
 
 
 DEMO = Demo(
@@ -288,6 +295,6 @@ DEMO = Demo(
     run=run,
     smoke=dict(depths=(1, 2), widths=(8, 16), epochs=1),
     key_metric="size_ratio",
-    key_label=_("how many times smaller the chosen member is than the largest",
-                "所选成员比最大成员小多少倍"),
+    key_label=_("how many times smaller the chosen member is than the largest", "所选成员比最大成员小多少倍"),
+    claim=CLAIM,
 )

@@ -1,12 +1,10 @@
 """Multi-task learning: one shared trunk, two heads, and a weighted joint loss L = L_A + λ·L_B.
 
-Task A asks which digit an 8×8 image shows, and every training image has that label.
-Task B asks a related yes/no question (is the digit odd?), but only a few dozen images carry
-a B label; every other row is masked out of L_B rather than given a made-up label.
-Trained alone, B has too few labels to learn good features. Sharing the trunk lets B reuse
-the features that thousands of digit labels shaped, so B gets better. The weight λ matters:
-with Adam each head still learns at full speed, but the shared trunk follows whichever loss
-dominates. A huge λ makes the trunk serve the tiny B set and task A collapses.
+Task A asks which digit an 8×8 image shows, and every training image has that label. Task B asks a
+related yes/no question (is the digit odd?), but only a few dozen images carry a B label; every other
+row is masked out of L_B. Alone, B has too few labels to learn good features; sharing the trunk lets it
+reuse the features thousands of digit labels shaped. With Adam each head learns at full speed whatever
+λ is, but the shared trunk follows whichever loss dominates: a huge λ makes it serve the tiny B set.
 """
 from __future__ import annotations
 
@@ -19,16 +17,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
 from ..nets import init_weights, num_params
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, sentences
 
 MISSING = -1  # a label this row does not have; masked out of that task's loss
 TASKS_B = ("parity", "ge5")
 TASK_B_NAMES = {"parity": _("is the digit odd?", "数字是奇数吗？"), "ge5": _("is the digit ≥ 5?", "数字 ≥ 5 吗？")}
 WEIGHTS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+A_ALONE, B_ALONE = _("A alone", "A 单独训练"), _("B alone", "B 单独训练")
+TASK_A, TASK_B = _("task A (digit)", "任务 A（数字）"), _("task B", "任务 B")
+TASK_B_ACCURACY = _("task-B accuracy", "任务 B 准确率")
+Scores = dict[T, tuple[float, float]]  # run name -> held-out (task A, task B) accuracy
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,10 @@ class Config(DemoConfig):
     sweep: tuple = param((0.1, 10.0, 100.0), choices=WEIGHTS, label=_("λ sweep", "λ 扫描"),
                          help=_("More values of λ to train, to see both tasks change with the weight",
                                 "额外训练的 λ 取值，用来观察两个任务随权重的变化"))
-    epochs: int = param(10, low=1, high=40, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
-    lr: float = param(5e-3, low=1e-4, high=3e-2, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size for every run", "所有训练共用的 Adam 步长"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run (and the same labelled B images)", "相同种子，相同结果（任务 B 的有标签图像也相同）"))
+    epochs: int = epochs_param(10, high=40, help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
+    lr: float = lr_param(5e-3, low=1e-4, high=3e-2, help=_("Adam's step size for every run", "所有训练共用的 Adam 步长"))
+    seed: int = seed_param(_("Same seed, same run (and the same labelled B images)",
+                             "相同种子，相同结果（任务 B 的有标签图像也相同）"))
 
 
 class TwoHeadNet(nn.Module):
@@ -67,8 +67,7 @@ class TwoHeadNet(nn.Module):
         return self.head_a(h), self.head_b(h).squeeze(1)
 
 
-def task_b_labels(digits: Tensor, task: str) -> Tensor:
-    """Task B's 0/1 label for each digit (N,)."""
+def task_b_labels(digits: Tensor, task: str) -> Tensor:  # (N,) digits -> (N,) 0/1
     return digits % 2 if task == "parity" else (digits >= 5).long()
 
 
@@ -108,118 +107,144 @@ def accuracies(model: TwoHeadNet, X: Tensor, digits: Tensor, task: str) -> tuple
     return acc_a, acc_b
 
 
-def train(X: Tensor, y: Tensor, weight_b: float, steps: int, cfg: Config, report: Report) -> tuple[TwoHeadNet, Fit]:
-    """A fresh two-head net (same initial weights every run) trained for `steps` Adam steps."""
-    model = init_weights(TwoHeadNet(), cfg.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    batch_size = min(128, len(X))
-    epochs = max(1, round(steps / math.ceil(len(X) / batch_size)))
-    return model, fit(model, opt, (X, y), epochs=epochs, batch_size=batch_size, loss_fn=joint_loss(weight_b),
-                      seed=cfg.seed, report=report)
+def weight_run(weight: float) -> T:
+    return _("λ = {weight:g}", "λ = {weight:g}").format(weight=weight)
 
 
-def labelled_rows(num: int, count: int, seed: int) -> Tensor:
-    """Which `count` of `num` training rows keep their task-B label (N,) bool."""
-    keep = torch.zeros(num, dtype=torch.bool)
-    keep[torch.from_numpy(np.random.default_rng(seed + 1).permutation(num)[:count])] = True
-    return keep
+def make_jobs(cfg: Config, X: Tensor, digits: Tensor, weights: list[float]) -> dict[T, tuple[Tensor, Tensor, float]]:
+    """Every run's (X, y (N, 2) = (digit, B label) with MISSING holes, λ): A alone, B alone, shared at each λ."""
+    keep = torch.zeros(len(X), dtype=torch.bool)  # (N,): the rows that keep their task-B label
+    keep[torch.from_numpy(np.random.default_rng(cfg.seed + 1).permutation(len(X))[:cfg.labels_b])] = True
+    b_or_missing = torch.where(keep, task_b_labels(digits, cfg.task_b), MISSING)  # (N,)
+    missing = torch.full_like(digits, MISSING)
+    jobs = {A_ALONE: (X, torch.stack([digits, missing], 1), 0.0),  # B labels hidden
+            B_ALONE: (X[keep], torch.stack([missing[keep], b_or_missing[keep]], 1), 1.0)}  # only B's rows
+    return jobs | {weight_run(w): (X, torch.stack([digits, b_or_missing], 1), w) for w in weights}
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    task = TASK_B_NAMES[cfg.task_b]
-    top = max(cfg.sweep + (cfg.weight_b,))
-    helped = m["gain_b"] > 0.02
-    hurt = m["drop_a_max_weight"] > 0.1
-    head_en = (f"Task B ({task.en}) with {cfg.labels_b} labels: alone {m['acc_b_alone']:.1%}, with the shared trunk "
-               f"at λ = {cfg.weight_b:g} {m['acc_b_shared']:.1%} ({m['gain_b'] * 100:+.1f} points). Task A: alone "
-               f"{m['acc_a_alone']:.1%}, shared {m['acc_a_shared']:.1%}. ")
-    head_zh = (f"任务 B（{task.zh}）只有 {cfg.labels_b} 个标签：单独训练 {m['acc_b_alone']:.1%}，λ = {cfg.weight_b:g} "
-               f"时共享主干 {m['acc_b_shared']:.1%}（{m['gain_b'] * 100:+.1f} 个百分点）。任务 A：单独训练 "
-               f"{m['acc_a_alone']:.1%}，共享 {m['acc_a_shared']:.1%}。")
-    mid_en = ("B reused features that the digit labels shaped. " if helped else
-              "Here sharing did not clearly help B: try fewer B labels, or λ ≤ 1. ")
-    mid_zh = ("B 复用了由数字标签塑造出的特征。" if helped else "本次共享没有明显帮到 B：可以减少 B 的标签数，或取 λ ≤ 1。")
-    end_en = (f"At λ = {top:g}, task A fell to {m['acc_a_max_weight']:.1%}: L_B dominated the shared trunk, "
-              "so the weight is a real hyperparameter." if hurt else
-              f"At λ = {top:g} task A held at {m['acc_a_max_weight']:.1%}: add λ = 100 or more to the sweep to see "
-              "one loss take over the trunk.")
-    end_zh = (f"λ = {top:g} 时任务 A 跌到 {m['acc_a_max_weight']:.1%}：L_B 主导了共享主干，损失权重是实打实的超参数。"
-              if hurt else
-              f"λ = {top:g} 时任务 A 仍有 {m['acc_a_max_weight']:.1%}：在扫描中加入 100 或更大的 λ，就能看到一个损失霸占主干。")
-    return _(head_en + mid_en + end_en, head_zh + mid_zh + end_zh)
+def train_all(cfg: Config, split: data.Split, jobs: dict, report: Report) -> tuple[Scores, dict[T, Fit]]:
+    """Train a fresh two-head net (same initial weights) per job for the same number of Adam steps; score each."""
+    steps = cfg.epochs * math.ceil(len(split.X_train) / 128)  # B alone has few rows: more epochs, as many steps
+    scores, fits = {}, {}
+    for i, (name, (X, y, weight_b)) in enumerate(jobs.items()):
+        model = init_weights(TwoHeadNet(), cfg.seed)
+        batch_size = min(128, len(X))
+        fits[name] = fit(model, torch.optim.Adam(model.parameters(), lr=cfg.lr), (X, y),
+                         epochs=max(1, round(steps / math.ceil(len(X) / batch_size))), batch_size=batch_size,
+                         loss_fn=joint_loss(weight_b), seed=cfg.seed, report=part(report, name, i, len(jobs)))
+        scores[name] = accuracies(model, split.X_val, split.y_val, cfg.task_b)
+    return scores, fits
+
+
+def collect(cfg: Config, scores: Scores, weights: list[float]) -> Metrics:
+    """Accuracies alone and shared, B's gain, A's drop at the largest λ, and parameter counts."""
+    shared, top = scores[weight_run(cfg.weight_b)], scores[weight_run(max(weights))]
+    metrics = {"acc_a_alone": scores[A_ALONE][0], "acc_b_alone": scores[B_ALONE][1],
+               "acc_a_shared": shared[0], "acc_b_shared": shared[1]}
+    metrics["gain_b"] = metrics["acc_b_shared"] - metrics["acc_b_alone"]
+    metrics["acc_a_max_weight"] = top[0]
+    metrics["drop_a_max_weight"] = metrics["acc_a_alone"] - top[0]
+    for w in weights:
+        metrics[f"acc_a_lambda_{w:g}"], metrics[f"acc_b_lambda_{w:g}"] = scores[weight_run(w)]
+    net = TwoHeadNet()
+    metrics["params_shared"] = float(num_params(net))
+    metrics["params_separate"] = float(2 * num_params(net.trunk) + num_params(net.head_a) + num_params(net.head_b))
+    metrics |= {"labels_b": float(cfg.labels_b), "weight_shared": cfg.weight_b, "weight_max": max(weights)}
+    return metrics
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """B alone vs shared, A alone vs shared, and what the largest λ did to A."""
+    fell = m["drop_a_max_weight"] > 0.1
+    return sentences(
+        _("Task B ({task}) with {labels} labels: alone {alone:.1%}, with the shared trunk at λ = {weight:g} "
+          "{shared:.1%} ({gain:+.1f} points).",
+          "任务 B（{task}）只有 {labels} 个标签：单独训练 {alone:.1%}，λ = {weight:g} 时共享主干 {shared:.1%}"
+          "（{gain:+.1f} 个百分点）。")
+        .format(task=TASK_B_NAMES[cfg.task_b], labels=cfg.labels_b, alone=m["acc_b_alone"], weight=cfg.weight_b,
+                shared=m["acc_b_shared"], gain=m["gain_b"] * 100),
+        _("Task A: alone {alone:.1%}, shared {shared:.1%}.", "任务 A：单独训练 {alone:.1%}，共享 {shared:.1%}。")
+        .format(alone=m["acc_a_alone"], shared=m["acc_a_shared"]),
+        _("B reused features that the digit labels shaped.", "B 复用了由数字标签塑造出的特征。") if m["gain_b"] > 0.02 else
+        _("Here sharing did not clearly help B: try another seed, fewer B labels, or λ ≤ 1.",
+          "本次共享没有明显帮到 B：可以换一个种子、减少 B 的标签数，或取 λ ≤ 1。"),
+        _("At λ = {top:g}, task A {how} {acc:.1%}: {why}.", "λ = {top:g} 时任务 A {how} {acc:.1%}：{why}。").format(
+            top=m["weight_max"], acc=m["acc_a_max_weight"], how=_("fell to", "跌到") if fell else _("held at", "仍有"),
+            why=_("L_B dominated the shared trunk, so the weight is a real hyperparameter",
+                  "L_B 主导了共享主干，损失权重是实打实的超参数") if fell else
+            _("add λ = 100 or more to the sweep to see one loss take over the trunk",
+              "在扫描中加入 100 或更大的 λ，就能看到一个损失霸占主干")),
+    )
+
+
+def lesson(m: Metrics) -> bool | None:
+    """With ≤ 50 B labels, λ ≤ 1 and λ ≥ 100 in the sweep: sharing adds 2+ points to B and λ max costs A 10+."""
+    if m["labels_b"] > 50 or m["weight_shared"] > 1 or m["weight_max"] < 100:
+        return None
+    return m["gain_b"] > 0.02 and m["drop_a_max_weight"] > 0.1
+
+
+CLAIM = Claim(
+    _("with a few dozen labels, task B does better on the shared trunk than alone, and a huge weight on L_B "
+      "wrecks task A",
+      "只有几十个标签时，任务 B 在共享主干上比单独训练更好，而给 L_B 极大的权重会毁掉任务 A"),
+    lesson,
+    fragile=_("With so few B labels, which images carry them matters: on some seeds B alone already reaches about "
+              "85% and sharing adds only a point.",
+              "B 的标签这么少，哪几张图像带标签影响很大：在某些种子下 B 单独训练就能达到约 85%，共享只多出约一个百分点。"),
+)
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
+    """Train A alone, B alone and the two-head model at each λ on digits; compare both tasks' accuracy."""
     split = data.digits(seed=cfg.seed)
-    X, digits = split.X_train, split.y_train
-    keep = labelled_rows(len(X), min(cfg.labels_b, len(X)), cfg.seed)
-    b_or_missing = torch.where(keep, task_b_labels(digits, cfg.task_b), MISSING)
-    missing = torch.full_like(digits, MISSING)
-    steps = cfg.epochs * math.ceil(len(X) / 128)  # every run takes the same number of Adam steps
-
     weights = sorted(set(cfg.sweep) | {cfg.weight_b})
-    jobs = {"A alone": (X, torch.stack([digits, missing], 1), 0.0),  # B labels hidden
-            "B alone": (X[keep], torch.stack([missing[keep], b_or_missing[keep]], 1), 1.0)}  # only B's rows
-    jobs |= {f"λ = {w:g}": (X, torch.stack([digits, b_or_missing], 1), w) for w in weights}
-    scores: dict[str, tuple[float, float]] = {}
-    fits: dict[str, Fit] = {}
-    for i, (name, (X_run, y_run, w)) in enumerate(jobs.items()):
-        model, fits[name] = train(X_run, y_run, w, steps, cfg, part(report, name, i, len(jobs)))
-        scores[name] = accuracies(model, split.X_val, split.y_val, cfg.task_b)
+    jobs = make_jobs(cfg, split.X_train, split.y_train, weights)
+    scores, fits = train_all(cfg, split, jobs, report)
+    metrics = collect(cfg, scores, weights)
+    told = sentences(verdict(cfg, metrics), CLAIM.verdict(metrics))
+    return Result(metrics, told, charts(cfg, scores, fits, weights, metrics), tables(scores, metrics))
 
-    shared, top = f"λ = {cfg.weight_b:g}", f"λ = {max(weights):g}"
-    metrics = {"acc_a_alone": scores["A alone"][0], "acc_b_alone": scores["B alone"][1],
-               "acc_a_shared": scores[shared][0], "acc_b_shared": scores[shared][1]}
-    metrics["gain_b"] = metrics["acc_b_shared"] - metrics["acc_b_alone"]
-    metrics["acc_a_max_weight"] = scores[top][0]
-    metrics["drop_a_max_weight"] = metrics["acc_a_alone"] - scores[top][0]
-    for w in weights:
-        metrics[f"acc_a_lambda_{w:g}"], metrics[f"acc_b_lambda_{w:g}"] = scores[f"λ = {w:g}"]
-    net = TwoHeadNet()
-    trunk = num_params(net.trunk)
-    metrics["params_shared"] = float(num_params(net))
-    metrics["params_separate"] = float(2 * trunk + num_params(net.head_a) + num_params(net.head_b))
 
-    task_a, task_b = _("task A (digit)", "任务 A（数字）"), _("task B", "任务 B")
-    alone_a, alone_b = _("A alone", "A 单独训练"), _("B alone", "B 单独训练")
+def charts(cfg: Config, scores: Scores, fits: dict[T, Fit], weights: list[float], m: Metrics) -> list[Chart]:
+    """Both tasks' accuracy against λ, task B alone vs shared, training losses."""
     span = [min(weights), max(weights)]
 
     def sweep_plot(lang: str):
-        return plots.lines_xy({task_a.get(lang): (weights, [scores[f"λ = {w:g}"][0] for w in weights]),
-                               task_b.get(lang): (weights, [scores[f"λ = {w:g}"][1] for w in weights]),
-                               alone_a.get(lang): (span, [metrics["acc_a_alone"]] * 2),
-                               alone_b.get(lang): (span, [metrics["acc_b_alone"]] * 2)},
-                              _("λ, the weight of L_B (log)", "λ，即 L_B 的权重（对数）"),
-                              _("held-out accuracy", "留出集准确率"), lang, log_x=True,
-                              dashes={alone_a.get(lang): "dash", alone_b.get(lang): "dash"})
+        shared = {task.get(lang): (weights, [scores[weight_run(w)][i] for w in weights])
+                  for i, task in enumerate((TASK_A, TASK_B))}
+        alone = {A_ALONE.get(lang): (span, [m["acc_a_alone"]] * 2), B_ALONE.get(lang): (span, [m["acc_b_alone"]] * 2)}
+        return plots.lines_xy(shared | alone, _("λ, the weight of L_B (log)", "λ，即 L_B 的权重（对数）"),
+                              plots.HELD_OUT_ACCURACY, lang, log_x=True, dashes=dict.fromkeys(alone, "dash"))
 
-    charts = [
+    shared = _("shared, λ = {weight:g}", "共享，λ = {weight:g}").format(weight=cfg.weight_b)
+    return [
         Chart(_("Held-out accuracy of both tasks vs the weight λ", "两个任务的留出集准确率随权重 λ 的变化"), sweep_plot,
               caption=_("Flat lines: each task trained alone. A small λ helps B without hurting A; a huge λ "
                         "hands the trunk to B and A collapses.",
                         "水平线：各任务单独训练的结果。λ 较小时 B 获益而 A 不受影响；λ 过大时主干被 B 占据，A 随之崩溃。")),
         Chart(_("Task B: alone vs with a shared trunk", "任务 B：单独训练与共享主干"),
-              lambda lang: plots.bars({alone_b.get(lang): metrics["acc_b_alone"],
-                                       _(f"shared, λ = {cfg.weight_b:g}", f"共享，λ = {cfg.weight_b:g}").get(lang):
-                                       metrics["acc_b_shared"]},
-                                      _("model", "模型"), _("task-B accuracy", "任务 B 准确率"), lang)),
+              lambda lang: plots.bars({B_ALONE.get(lang): m["acc_b_alone"], shared.get(lang): m["acc_b_shared"]},
+                                      plots.MODEL, TASK_B_ACCURACY, lang)),
         Chart(_("Training loss (L_A + λ·L_B)", "训练损失（L_A + λ·L_B）"),
-              lambda lang: plots.curves({n: f.history["loss"] for n, f in fits.items()}, _("step", "步数"),
-                                        _("loss (log)", "损失（对数）"), lang, log_y=True),
+              lambda lang: plots.curves({n.get(lang): f.history["loss"] for n, f in fits.items()}, plots.STEP,
+                                        plots.LOSS_LOG, lang, log_y=True),
               caption=_("B alone drives its loss to almost zero: it memorises its few labelled images, and still "
                         "generalises worse than the shared model.",
                         "单独训练的 B 把损失压到几乎为零：它记住了那几张有标签的图像，泛化却仍不如共享模型。")),
     ]
+
+
+def tables(scores: Scores, m: Metrics) -> list[Table]:
+    """Both accuracies per run; parameters of one two-head model vs two single-task models."""
     runs = Table(_("Runs", "各组训练"),
-                 {"run": _("run", "训练组"), "acc_a": _("task A accuracy", "任务 A 准确率"),
-                  "acc_b": _("task B accuracy", "任务 B 准确率")},
-                 [{"run": n, "acc_a": round(a, 4) if n != "B alone" else None,
-                   "acc_b": round(b, 4) if n != "A alone" else None} for n, (a, b) in scores.items()])
-    sizes = Table(_("Parameters", "参数量"),
-                  {"model": _("model", "模型"), "params": _("parameters", "参数量")},
-                  [{"model": "one two-head model", "params": int(metrics["params_shared"])},
-                   {"model": "two single-task models", "params": int(metrics["params_separate"])}])
-    return Result(metrics, verdict(cfg, metrics), {n: f.history for n, f in fits.items()}, charts, [runs, sizes])
+                 {"run": plots.RUN, "acc_a": _("task A accuracy", "任务 A 准确率"), "acc_b": TASK_B_ACCURACY},
+                 [{"run": n, "acc_a": round(a, 4) if n != B_ALONE else None,
+                   "acc_b": round(b, 4) if n != A_ALONE else None} for n, (a, b) in scores.items()])
+    sizes = Table(_("Parameters", "参数量"), {"model": plots.MODEL, "params": plots.PARAMETERS},
+                  [{"model": _("one two-head model", "一个双头模型"), "params": int(m["params_shared"])},
+                   {"model": _("two single-task models", "两个单任务模型"), "params": int(m["params_separate"])}])
+    return [runs, sizes]
 
 
 DEMO = Demo(
@@ -234,4 +259,5 @@ DEMO = Demo(
     smoke=dict(epochs=1, sweep=(10.0,)),
     key_metric="gain_b",
     key_label=_("task-B accuracy gained by sharing", "共享带来的任务 B 准确率提升"),
+    claim=CLAIM,
 )

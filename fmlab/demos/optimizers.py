@@ -14,11 +14,11 @@ import torch
 from torch import Tensor
 
 from .. import data, plots
-from ..demo import Chart, Demo, Event, Report, Result, Table, part, silent
-from ..fit import fit
+from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
+from ..fit import Fit, fit
 from ..nets import MLP, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, names, sentences
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop")
 OPTIMIZER_NAMES = {"sgd": _("SGD", "SGD"), "momentum": _("SGD + momentum", "SGD + 动量"), "adam": _("Adam", "Adam"),
@@ -33,11 +33,10 @@ class Config(DemoConfig):
     optimizers: tuple = param(OPTIMIZERS, choices=OPTIMIZERS, choice_labels=OPTIMIZER_NAMES,
                               label=_("Optimizers", "优化器"),
                               help=_("Which optimizers race", "参与比较的优化器"))
-    lr: float = param(0.01, low=1e-4, high=1.0, log=True, label=_("Learning rate", "学习率"),
-                      help=_("One learning rate shared by all optimizers on digits",
-                             "所有优化器在手写数字任务上共用的学习率"))
-    epochs: int = param(8, low=1, high=40, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
+    lr: float = lr_param(0.01, low=1e-4, high=1.0, optimizer=None,
+                         help=_("One learning rate shared by all optimizers on digits",
+                                "所有优化器在手写数字任务上共用的学习率"))
+    epochs: int = epochs_param(8, high=40, help=_("Passes over the digits training set", "遍历手写数字训练集的次数"))
     batch_size: int = param(64, choices=(16, 32, 64, 128, 256), label=_("Batch size", "批大小"),
                             help=_("Examples per gradient step", "每次梯度更新使用的样本数"))
     surface: str = param("valley", choices=SURFACES, choice_labels=SURFACE_NAMES,
@@ -48,25 +47,20 @@ class Config(DemoConfig):
                               help=_("Learning rate for the walk on the 2-D surface", "在二维曲面上行走时的学习率"))
     surface_steps: int = param(100, low=10, high=500, label=_("Surface steps", "曲面步数"),
                                help=_("Optimizer steps on the 2-D surface", "在二维曲面上的迭代步数"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    seed: int = seed_param()
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     """The optimizer called `name`, with PyTorch's default hyper-parameters apart from lr."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    raise ValueError(f"unknown optimizer {name!r}")
+    build = {"sgd": lambda: torch.optim.SGD(params, lr=lr),
+             "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9),
+             "adam": lambda: torch.optim.Adam(params, lr=lr),
+             "adamw": lambda: torch.optim.AdamW(params, lr=lr, weight_decay=0.01),
+             "adagrad": lambda: torch.optim.Adagrad(params, lr=lr),
+             "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr)}
+    if name not in build:
+        raise ValueError(f"unknown optimizer {name!r}")
+    return build[name]()
 
 
 def valley(p: Tensor) -> Tensor:
@@ -112,7 +106,7 @@ def trajectory(name: str, f: Callable[[Tensor], Tensor], start: tuple[float, flo
     return torch.stack(path).numpy()
 
 
-def race(cfg: Config, report: Report) -> dict[str, dict]:
+def race(cfg: Config, report: Report) -> dict[str, Fit]:
     """Train one MLP per optimizer on digits from identical initial weights."""
     split = data.digits(seed=cfg.seed)
     runs = {}
@@ -121,86 +115,123 @@ def race(cfg: Config, report: Report) -> dict[str, dict]:
         opt = make_optimizer(name, model.parameters(), cfg.lr)
         runs[name] = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=cfg.batch_size,
                          val=(split.X_val, split.y_val), seed=cfg.seed,
-                         report=part(report, name, i, len(cfg.optimizers) + 1))
+                         report=part(report, OPTIMIZER_NAMES[name], i, len(cfg.optimizers) + 1))
     return runs
 
 
-def final_loss(run) -> float:
+def final_loss(run: Fit) -> float:
     """Mean training loss over the last epoch's worth of steps (NaN if it diverged)."""
     return run.mean_loss(max(1, len(run.history["loss"]) // max(1, len(run.history["val_acc"]))))
 
 
-def verdict(cfg: Config, runs: dict, dist: dict[str, float]) -> T:
-    """Who won, by how much, and what the surface showed — in numbers."""
-    ok = {n: r for n, r in runs.items() if not r.diverged}
-    lines_en, lines_zh = [], []
-    if ok:
-        best = min(ok, key=lambda n: final_loss(ok[n]))
-        worst = max(ok, key=lambda n: final_loss(ok[n]))
-        lines_en.append(f"At lr {cfg.lr:g}, {best} trained fastest on digits (final loss {final_loss(ok[best]):.3f}, "
-                        f"val acc {ok[best].final('val_acc'):.1%}); {worst} was slowest "
-                        f"(loss {final_loss(ok[worst]):.3f}, val acc {ok[worst].final('val_acc'):.1%}).")
-        lines_zh.append(f"学习率 {cfg.lr:g} 下，{best} 在手写数字上训练最快（最终损失 {final_loss(ok[best]):.3f}，"
-                        f"验证准确率 {ok[best].final('val_acc'):.1%}）；{worst} 最慢（损失 {final_loss(ok[worst]):.3f}，"
-                        f"验证准确率 {ok[worst].final('val_acc'):.1%}）。")
-    for name, run in runs.items():
-        if run.diverged:
-            lines_en.append(f"{name} diverged at step {run.diverged_at}: this lr is too high for it.")
-            lines_zh.append(f"{name} 在第 {run.diverged_at} 步发散：这个学习率对它来说太大。")
+def verdict(cfg: Config, runs: dict[str, Fit], dist: dict[str, float]) -> T:
+    """Who won on digits and on the surface, by how much, and who diverged: in numbers."""
+    return sentences(race_verdict(cfg, runs), *[
+        _("{name} diverged at step {step}: this lr is too high for it.", "{name} 在第 {step} 步发散：这个学习率对它来说太大。")
+        .format(name=OPTIMIZER_NAMES[n], step=r.diverged_at) for n, r in runs.items() if r.diverged],
+        surface_verdict(cfg, dist))
+
+
+def race_verdict(cfg: Config, runs: dict[str, Fit]) -> T | None:
+    """The fastest and slowest optimizer on digits among those that did not diverge."""
+    ok = {n: final_loss(r) for n, r in runs.items() if not r.diverged}
+    if len(ok) < 2:
+        return None
+    best, worst = min(ok, key=ok.get), max(ok, key=ok.get)
+    return _("At lr {lr:g}, {best} trained fastest on digits (final loss {best_loss:.3f}, val acc {best_acc:.1%}); "
+             "{worst} was slowest (loss {worst_loss:.3f}, val acc {worst_acc:.1%}).",
+             "学习率 {lr:g} 下，{best} 在手写数字上训练最快（最终损失 {best_loss:.3f}，验证准确率 {best_acc:.1%}）；"
+             "{worst} 最慢（损失 {worst_loss:.3f}，验证准确率 {worst_acc:.1%}）。").format(
+        lr=cfg.lr, best=OPTIMIZER_NAMES[best], best_loss=ok[best], best_acc=runs[best].final("val_acc"),
+        worst=OPTIMIZER_NAMES[worst], worst_loss=ok[worst], worst_acc=runs[worst].final("val_acc"))
+
+
+def surface_verdict(cfg: Config, dist: dict[str, float]) -> T | None:
+    """Who ended closest to and farthest from the surface's minimum, and who blew up."""
     finite = {n: d for n, d in dist.items() if np.isfinite(d)}
-    if finite:
-        closest, farthest = min(finite, key=finite.get), max(finite, key=finite.get)
-        lines_en.append(f"On the {cfg.surface} surface after {cfg.surface_steps} steps, {closest} ended "
-                        f"{finite[closest]:.3g} from the minimum and {farthest} {finite[farthest]:.3g}.")
-        lines_zh.append(f"在 {cfg.surface} 曲面上走 {cfg.surface_steps} 步后，{closest} 距最小值 {finite[closest]:.3g}，"
-                        f"{farthest} 距最小值 {finite[farthest]:.3g}。")
-    blown = [n for n, d in dist.items() if not np.isfinite(d)]
-    if blown:
-        lines_en.append(f"{', '.join(blown)} blew up on the surface: lr {cfg.surface_lr:g} is too large for its "
-                        f"steepest curvature.")
-        lines_zh.append(f"{'、'.join(blown)} 在曲面上发散：学习率 {cfg.surface_lr:g} 相对其最陡方向的曲率过大。")
-    return T(" ".join(lines_en), " ".join(lines_zh))
+    blown = [OPTIMIZER_NAMES[n] for n, d in dist.items() if not np.isfinite(d)]
+    closest, farthest = (min(finite, key=finite.get), max(finite, key=finite.get)) if finite else (None, None)
+    return sentences(
+        _("After {steps} steps on the {surface}, {closest} ended {near:.3g} from the minimum and {farthest} {far:.3g}.",
+          "在{surface}上走 {steps} 步后，{closest} 距最小值 {near:.3g}，{farthest} 距最小值 {far:.3g}。")
+        .format(steps=cfg.surface_steps, surface=SURFACE_NAMES[cfg.surface], closest=OPTIMIZER_NAMES[closest],
+                near=finite[closest], farthest=OPTIMIZER_NAMES[farthest], far=finite[farthest])
+        if len(finite) >= 2 else None,
+        _("{names} blew up on the surface: lr {lr:g} is too large for its steepest curvature.",
+          "{names} 在曲面上发散：学习率 {lr:g} 相对其最陡方向的曲率过大。").format(names=names(blown), lr=cfg.surface_lr)
+        if blown else None)
 
 
-def run(cfg: Config, report: Report = silent) -> Result:
-    """Race the optimizers on digits, then walk them on the 2-D surface."""
-    runs = race(cfg, report)
+def lesson(m: Metrics) -> bool | None:
+    """Adam reaches under a quarter of plain SGD's loss on digits at the same learning rate."""
+    return m["loss_adam"] < m["loss_sgd"] / 4
+
+
+CLAIM = Claim(_("at one shared learning rate Adam trains to under a quarter of plain SGD's loss",
+                "同一学习率下，Adam 的训练损失不到普通 SGD 的四分之一"), lesson,
+              fragile=_("At a large learning rate plain SGD catches up, or Adam becomes unstable.",
+                        "学习率很大时普通 SGD 会追上来，或 Adam 变得不稳定。"))
+
+
+def walk(cfg: Config, report: Report) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Each optimizer's path on the chosen surface, and how far it ended from the minimum (inf if it blew up)."""
     surface = SURFACE_SPECS[cfg.surface]
     report(Event("stage", len(cfg.optimizers) / (len(cfg.optimizers) + 1),
                  note=_("Walking the 2-D surface", "在二维曲面上行走")))
     paths = {n: trajectory(n, surface.f, surface.start, cfg.surface_lr, cfg.surface_steps) for n in cfg.optimizers}
     dist = {n: float(np.linalg.norm(p[-1] - np.array(surface.minimum))) if len(p) == cfg.surface_steps + 1
-            else float("inf")
-            for n, p in paths.items()}
+            else float("inf") for n, p in paths.items()}
+    return paths, dist
 
+
+def collect(runs: dict[str, Fit], dist: dict[str, float]) -> Metrics:
+    """Per optimizer: final loss and val accuracy on digits (NaN if diverged), distance to the surface minimum."""
     metrics = {}
     for name, r in runs.items():
         metrics[f"loss_{name}"] = final_loss(r)
         metrics[f"val_acc_{name}"] = r.final("val_acc") if not r.diverged else float("nan")
         metrics[f"surface_dist_{name}"] = dist[name]
     metrics["best_val_acc"] = max((r.final("val_acc") for r in runs.values() if not r.diverged), default=float("nan"))
+    return metrics
 
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Race the optimizers on digits, then walk them on the 2-D surface."""
+    runs = race(cfg, report)
+    paths, dist = walk(cfg, report)
+    metrics = collect(runs, dist)
+    told = sentences(verdict(cfg, runs, dist), CLAIM.verdict(metrics))
+    return Result(metrics, told, charts(cfg, runs, paths), [summary(cfg, metrics)])
+
+
+def charts(cfg: Config, runs: dict[str, Fit], paths: dict[str, np.ndarray]) -> list[Chart]:
+    """Loss curves and val accuracy on digits; the paths over the surface's contours."""
+    surface = SURFACE_SPECS[cfg.surface]
     xs, ys = np.linspace(*surface.x_range, 120), np.linspace(*surface.y_range, 120)
     grid = torch.tensor(np.stack(np.meshgrid(xs, ys)), dtype=torch.float64)  # (2, Y, X)
     zs = surface.f(grid).numpy()  # (Y, X)
-    losses = {n: r.history["loss"] for n, r in runs.items()}
-    charts = [
+    return [
         Chart(_("Training loss on digits", "手写数字上的训练损失"),
-              lambda lang: plots.curves(losses, _("step", "步数"), _("loss (log)", "损失（对数）"), lang, log_y=True)),
+              lambda lang: plots.curves({OPTIMIZER_NAMES[n].get(lang): r.history["loss"] for n, r in runs.items()},
+                                        plots.STEP, plots.LOSS_LOG, lang, log_y=True)),
         Chart(_("Validation accuracy per epoch", "每轮验证准确率"),
-              lambda lang: plots.curves({n: r.history["val_acc"] for n, r in runs.items()},
-                                        _("epoch", "轮次"), _("accuracy", "准确率"), lang)),
+              lambda lang: plots.curves({OPTIMIZER_NAMES[n].get(lang): r.history["val_acc"] for n, r in runs.items()},
+                                        plots.EPOCH, plots.VAL_ACCURACY, lang)),
         Chart(_("Trajectories on the 2-D surface", "二维曲面上的优化轨迹"),
-              lambda lang: plots.contour_paths(xs, ys, zs, paths, surface.minimum, lang),
+              lambda lang: plots.contour_paths(xs, ys, zs, {OPTIMIZER_NAMES[n].get(lang): p for n, p in paths.items()},
+                                               surface.minimum, lang),
               caption=_("Contours are log-spaced; the star is the minimum.", "等高线按对数间隔；星号为最小值。")),
     ]
-    table = Table(_("Summary", "汇总"),
-                  {"optimizer": _("optimizer", "优化器"), "loss": _("final loss", "最终损失"),
-                   "acc": _("val accuracy", "验证准确率"), "dist": _("distance to surface minimum", "到曲面最小值的距离")},
-                  [{"optimizer": n, "loss": round(metrics[f"loss_{n}"], 4), "acc": round(metrics[f"val_acc_{n}"], 4),
-                    "dist": round(dist[n], 4)} for n in cfg.optimizers])
-    history = {n: r.history for n, r in runs.items()}
-    return Result(metrics, verdict(cfg, runs, dist), history, charts, [table])
+
+
+def summary(cfg: Config, metrics: Metrics) -> Table:
+    """One row per optimizer: final loss, val accuracy, distance to the surface minimum."""
+    return Table(plots.SUMMARY,
+                 {"optimizer": _("optimizer", "优化器"), "loss": plots.FINAL_LOSS, "acc": plots.VAL_ACCURACY,
+                  "dist": _("distance to surface minimum", "到曲面最小值的距离")},
+                 [{"optimizer": OPTIMIZER_NAMES[n].en, "loss": round(metrics[f"loss_{n}"], 4),
+                   "acc": round(metrics[f"val_acc_{n}"], 4), "dist": round(metrics[f"surface_dist_{n}"], 4)}
+                  for n in cfg.optimizers])
 
 
 DEMO = Demo(
@@ -214,4 +245,5 @@ DEMO = Demo(
     smoke=dict(epochs=1, surface_steps=20),
     key_metric="best_val_acc",
     key_label=_("best validation accuracy", "最佳验证准确率"),
+    claim=CLAIM,
 )

@@ -13,13 +13,15 @@ import torch
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
 from ..nets import SelfAttention, init_weights, num_params
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
+from ..text import T, _, sentences
 
 VOCAB = data.MARK + 1  # tokens 0..9 and MARK
+POOLS = ("attention", "mean")
+POOL_NAMES = {"attention": _("self-attention", "自注意力"), "mean": _("mean pooling", "平均池化")}
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,9 @@ class Config(DemoConfig):
                        help=_("Heads of the self-attention layer", "自注意力层的头数"))
     length: int = param(10, low=4, high=16, label=_("Sequence length", "序列长度"),
                         help=_("Tokens per sequence, MARK included", "每条序列的词元数（含 MARK）"))
-    epochs: int = param(20, low=1, high=60, label=_("Epochs", "训练轮数"),
-                        help=_("Passes over 4,000 training sequences", "遍历 4000 条训练序列的次数"))
-    lr: float = param(3e-3, low=1e-4, high=3e-2, log=True, label=_("Learning rate (Adam)", "学习率（Adam）"),
-                      help=_("Adam's step size for both models", "两个模型共用的 Adam 步长"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    epochs: int = epochs_param(20, high=60, help=_("Passes over 4,000 training sequences", "遍历 4000 条训练序列的次数"))
+    lr: float = lr_param(3e-3, low=1e-4, high=3e-2, help=_("Adam's step size for both models", "两个模型共用的 Adam 步长"))
+    seed: int = seed_param()
 
 
 class PointerNet(nn.Module):
@@ -69,6 +68,7 @@ class PointerNet(nn.Module):
 
 
 def train(pool: str, cfg: Config, split: data.Split, report: Report) -> tuple[PointerNet, Fit]:
+    """One PointerNet with pooling `pool`, trained with Adam on the pointer sequences."""
     model = init_weights(PointerNet(cfg.length, cfg.dim, cfg.heads, pool), cfg.seed)
     if pool == "attention":
         nn.init.normal_(model.query, std=0.02, generator=torch.Generator().manual_seed(cfg.seed))
@@ -83,72 +83,94 @@ def attention_stats(model: PointerNet, X: Tensor, mark: Tensor) -> dict[str, flo
     """Where the trained attention looks, on validation sequences.
 
     pool_on_target: share of sequences whose pooling weight peaks on the token after MARK.
+    pool_on_mark: share whose pooling weight peaks on MARK itself (MARK can look ahead and carry the answer).
     target_to_mark: mean self-attention weight (averaged over heads) from that token to MARK.
     """
     model.eval()
     _logits, self_weights, pool_weights = model(X, return_attention=True)
     rows = torch.arange(len(X))
     target = mark + 1
+    peak = pool_weights.argmax(dim=1)  # (B,)
     return {
-        "pool_on_target": (pool_weights.argmax(dim=1) == target).float().mean().item(),
+        "pool_on_target": (peak == target).float().mean().item(),
+        "pool_on_mark": (peak == mark).float().mean().item(),
         "target_to_mark": self_weights.mean(dim=1)[rows, target, mark].mean().item(),
     }
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    solved = m["acc_attention"] - m["acc_mean"] > 0.3
-    uniform = 1 / cfg.length
-    en_end = ("Attention solved a lookup that averaging cannot express." if solved else
-              "The gap is small in this run: try more epochs or a larger width.")
-    zh_end = "注意力解决了平均池化无法表达的查找任务。" if solved else "本次差距不大：可尝试更多轮次或更大的宽度。"
-    return _(f"Accuracy on unseen sequences: self-attention {m['acc_attention']:.1%}, mean pooling "
-             f"{m['acc_mean']:.1%} (chance 10%). The pooling attention peaked on the token after MARK in "
-             f"{m['pool_on_target']:.1%} of sequences, and that token gave MARK {m['target_to_mark']:.2f} of its "
-             f"self-attention (uniform would be {uniform:.2f}). {en_end}",
-             f"未见过的序列上的准确率：自注意力 {m['acc_attention']:.1%}，平均池化 {m['acc_mean']:.1%}（随机猜测 10%）。"
-             f"在 {m['pool_on_target']:.1%} 的序列中，池化注意力的峰值落在 MARK 之后的词元上；该词元把 "
-             f"{m['target_to_mark']:.2f} 的自注意力分给了 MARK（均匀分配时为 {uniform:.2f}）。{zh_end}")
+def lesson(m: Metrics) -> bool | None:
+    """Self-attention beats mean pooling by over 30 points of accuracy on unseen sequences."""
+    return m["acc_attention"] - m["acc_mean"] > 0.3
+
+
+CLAIM = Claim(
+    _("self-attention looks the answer up by content and beats mean pooling by over 30 points of accuracy",
+      "自注意力按内容查到答案，准确率比平均池化高 30 个百分点以上"),
+    lesson,
+    fragile=_("With too few epochs or a small width attention has not learned the lookup yet; "
+              "on short sequences mean pooling can partly decode the answer.",
+              "轮数太少或宽度太小时，注意力还没学会查找；序列很短时，平均池化也能部分解出答案。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """Both accuracies against chance, and where the trained attention looked."""
+    return sentences(
+        _("Accuracy on unseen sequences: self-attention {att:.1%}, mean pooling {mean:.1%} (chance 10%).",
+          "未见过的序列上的准确率：自注意力 {att:.1%}，平均池化 {mean:.1%}（随机猜测 10%）。")
+        .format(att=m["acc_attention"], mean=m["acc_mean"]),
+        _("The pooling attention peaked on the token after MARK in {pool:.1%} of sequences (on MARK itself in "
+          "{on_mark:.1%}), and that token gave MARK {to_mark:.2f} of its self-attention (uniform would be "
+          "{uniform:.2f}).",
+          "在 {pool:.1%} 的序列中，池化注意力的峰值落在 MARK 之后的词元上（落在 MARK 本身的占 {on_mark:.1%}）；"
+          "该词元把 {to_mark:.2f} 的自注意力分给了 MARK（均匀分配时为 {uniform:.2f}）。")
+        .format(pool=m["pool_on_target"], on_mark=m["pool_on_mark"], to_mark=m["target_to_mark"],
+                uniform=1 / cfg.length),
+    )
 
 
 def run(cfg: Config, report: Report = silent) -> Result:
+    """Train self-attention and mean pooling on the pointer task; measure accuracy and where attention looks."""
     split = data.pointer(num=5000, length=cfg.length, seed=cfg.seed)
-    names = {"attention": _("self-attention", "自注意力"), "mean": _("mean pooling", "平均池化")}
-    trained = {pool: train(pool, cfg, split, part(report, names[pool].en, i, 2))
-               for i, pool in enumerate(("attention", "mean"))}
-    model = trained["attention"][0]
-    mark = split.extras["mark"]
-    metrics = {f"acc_{pool}": evaluate(m, split.X_val, split.y_val)["acc"] for pool, (m, _f) in trained.items()}
-    metrics |= attention_stats(model, split.X_val, mark)
+    trained = {pool: train(pool, cfg, split, part(report, POOL_NAMES[pool], i, len(POOLS)))
+               for i, pool in enumerate(POOLS)}
+    metrics = {f"acc_{pool}": evaluate(model, split.X_val, split.y_val)["acc"] for pool, (model, _f) in
+               trained.items()}
+    metrics |= attention_stats(trained["attention"][0], split.X_val, split.extras["mark"])
+    told = sentences(verdict(cfg, metrics), CLAIM.verdict(metrics))
+    return Result(metrics, told, charts(trained, split), [summary(trained, metrics)])
 
-    example = 0
-    tokens = split.X_val[example]
+
+def charts(trained: dict[str, tuple[PointerNet, Fit]], split: data.Split, example: int = 0) -> list[Chart]:
+    """Val accuracy per epoch; each head's attention and the pooling weights on one validation sequence."""
+    tokens, mark = split.X_val[example], int(split.extras["mark"][example])  # (T,)
     with torch.no_grad():
-        _l, self_weights, pool_weights = model(tokens[None], return_attention=True)
+        _logits, self_weights, pool_weights = trained["attention"][0](tokens[None], return_attention=True)
+    heads, pooled = self_weights[0].numpy(), pool_weights[0].numpy()  # (H, T, T), (T,)
     labels = [f"{i}:{'M' if int(t) == data.MARK else int(t)}" for i, t in enumerate(tokens)]
-    heads = self_weights[0].numpy()  # (H, T, T)
-    pooled = pool_weights[0].numpy()  # (T,)
-    charts = [
+    where = _("M marks MARK at position {mark}; the answer is the token after it.",
+              "M 表示位于第 {mark} 位的 MARK；答案是它后面的词元。").format(mark=mark)
+    return [
         Chart(_("Validation accuracy per epoch", "每轮验证准确率"),
-              lambda lang: plots.curves({names[p].get(lang): f.history["val_acc"] for p, (_m, f) in trained.items()},
-                                        _("epoch", "轮次"), _("accuracy", "准确率"), lang)),
-        *[Chart(_(f"Self-attention of head {h + 1} on one sequence (row: query, column: key)",
-                  f"第 {h + 1} 个头在一条序列上的自注意力（行：查询，列：键）"),
+              lambda lang: plots.curves({POOL_NAMES[p].get(lang): f.history["val_acc"] for p, (_m, f) in trained.items()},
+                                        plots.EPOCH, plots.VAL_ACCURACY, lang)),
+        *[Chart(_("Self-attention of head {head} on one sequence (row: query, column: key)",
+                  "第 {head} 个头在一条序列上的自注意力（行：查询，列：键）").format(head=h + 1),
                 lambda lang, h=h: plots.heatmap(heads[h], labels, labels, _("key (position:token)", "键（位置:词元）"),
                                                 _("query", "查询"), lang, zmax=1.0),
-                caption=_(f"M marks MARK at position {int(mark[example])}; the answer is the token after it.",
-                          f"M 表示位于第 {int(mark[example])} 位的 MARK；答案是它后面的词元。"))
+                caption=where)
           for h in range(len(heads))],
         Chart(_("Pooling attention over positions (same sequence)", "同一序列上各位置的池化注意力"),
               lambda lang: plots.bars(dict(zip(labels, pooled.tolist())), _("position:token", "位置:词元"),
                                       _("weight", "权重"), lang)),
     ]
-    table = Table(_("Models", "模型"),
-                  {"model": _("model", "模型"), "params": _("parameters", "参数量"),
-                   "acc": _("val accuracy", "验证准确率")},
-                  [{"model": names[p].en, "params": num_params(m), "acc": round(metrics[f"acc_{p}"], 4)}
-                   for p, (m, _f) in trained.items()])
-    history = {names[p].en: f.history for p, (_m, f) in trained.items()}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def summary(trained: dict[str, tuple[PointerNet, Fit]], m: Metrics) -> Table:
+    """One row per model: parameter count and val accuracy."""
+    return Table(_("Models", "模型"), {"model": plots.MODEL, "params": plots.PARAMETERS, "acc": plots.VAL_ACCURACY},
+                 [{"model": POOL_NAMES[p].en, "params": num_params(model), "acc": round(m[f"acc_{p}"], 4)}
+                  for p, (model, _f) in trained.items()])
 
 
 DEMO = Demo(
@@ -163,4 +185,5 @@ DEMO = Demo(
     smoke=dict(epochs=1, dim=16),
     key_metric="acc_attention",
     key_label=_("self-attention val accuracy", "自注意力验证准确率"),
+    claim=CLAIM,
 )

@@ -16,14 +16,15 @@ import torch
 from torch import Tensor, nn
 
 from .. import data, plots
-from ..demo import Chart, Demo, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import evaluate, fit
 from ..nets import MLP, init_weights
-from ..params import DemoConfig, param
-from ..text import T, _
+from ..params import DemoConfig, lr_param, param, seed_param
+from ..text import T, _, join, same, sentences
 
 SIZES = (50, 100, 200, 400, 800)  # training-set sizes for the linear model's learning curve
 DECAY_STEPS = (0.0, 0.1, 0.3, 1.0)  # the weight-decay sweep, as shares of the heavy decay
+TINY_BATCH, TINY_GAP = 16, 0.2  # the sanity check memorises 16 random labels on points at least 0.2 apart
 DATASET_NAMES = {"moons": _("two moons", "双月"), "spirals": _("two spirals", "双螺旋"),
                  "circles": _("two rings", "同心圆环"), "xor": _("XOR quadrants", "异或象限")}
 
@@ -44,10 +45,9 @@ class Config(DemoConfig):
                                       "过度正则化的大网络所用的 L2 权重衰减；扫描时取它的若干比例"))
     steps: int = param(150, low=10, high=2000, label=_("Steps", "迭代步数"),
                        help=_("Full-batch SGD steps (momentum 0.9) per model", "每个模型的全批量 SGD（动量 0.9）步数"))
-    lr: float = param(0.1, low=1e-3, high=1.0, log=True, label=_("Learning rate (SGD)", "学习率（SGD）"),
-                      help=_("The same for every model", "所有模型相同"))
-    seed: int = param(0, low=0, high=10_000, label=_("Seed", "随机种子"),
-                      help=_("Same seed, same run", "相同种子，相同结果"))
+    lr: float = lr_param(0.1, low=1e-3, high=1.0, optimizer="SGD",
+                         help=_("The same for every model", "所有模型相同"))
+    seed: int = seed_param()
 
 
 def build(hidden: tuple[int, ...], seed: int) -> nn.Module:
@@ -85,7 +85,7 @@ def probability_map(model: nn.Module, xs: np.ndarray, ys: np.ndarray) -> np.ndar
 def accuracy_lines(xs: list, train: list[float], val: list[float], x: T, lang: str):
     """Train and validation accuracy against one setting (categorical or numeric xs)."""
     return plots.lines_xy({_("train", "训练").get(lang): (xs, train), _("validation", "验证").get(lang): (xs, val)},
-                          x, _("accuracy", "准确率"), lang)
+                          x, plots.ACCURACY, lang)
 
 
 def runs_plan(cfg: Config) -> dict[str, tuple[tuple[int, ...], float]]:
@@ -97,76 +97,129 @@ def runs_plan(cfg: Config) -> dict[str, tuple[tuple[int, ...], float]]:
     return plan
 
 
-def names(cfg: Config) -> dict[str, T]:
+def model_name(hidden: tuple[int, ...], decay: float) -> T:
+    """"logistic regression", "MLP, 2 hidden units", "MLP 64-64", "MLP 64-64, weight decay 0.1"."""
+    name = (_("logistic regression", "逻辑回归") if not hidden
+            else _("MLP, {n} hidden units", "MLP，{n} 个隐藏单元").format(n=hidden[0]) if len(hidden) == 1
+            else _("MLP {layers}", "MLP {layers}").format(layers="-".join(map(str, hidden))))
+    with_decay = _("{name}, weight decay {decay:g}", "{name}，权重衰减 {decay:g}")
+    return with_decay.format(name=name, decay=decay) if decay else name
+
+
+def model_names(cfg: Config) -> dict[str, T]:
     """Readable names of the headline models."""
-    return {"linear": _("logistic regression", "逻辑回归"),
-            "tiny": _(f"MLP, {cfg.tiny_width} hidden units", f"MLP，{cfg.tiny_width} 个隐藏单元"),
-            "big": _(f"MLP {cfg.width}-{cfg.width}", f"MLP {cfg.width}-{cfg.width}"),
-            "heavy": _(f"MLP {cfg.width}-{cfg.width}, weight decay {cfg.heavy_decay:g}",
-                       f"MLP {cfg.width}-{cfg.width}，权重衰减 {cfg.heavy_decay:g}")}
+    plan = runs_plan(cfg) | {"heavy": ((cfg.width, cfg.width), cfg.heavy_decay)}
+    return {k: model_name(*plan[k]) for k in ("linear", "tiny", "big", "heavy")}
 
 
-def verdict(cfg: Config, m: dict[str, float]) -> T:
-    n = names(cfg)
-    scores_en = "; ".join(f"{n[k].en} {m[f'train_acc_{k}']:.1%} / {m[f'val_acc_{k}']:.1%}" for k in n)
-    scores_zh = "；".join(f"{n[k].zh} {m[f'train_acc_{k}']:.1%} / {m[f'val_acc_{k}']:.1%}" for k in n)
-    lc_en = (f"With {SIZES[0]} to {SIZES[-1]} examples the linear model's val accuracy stayed between "
-             f"{m['lc_val_min']:.1%} and {m['lc_val_max']:.1%}.")
-    lc_zh = f"训练样本从 {SIZES[0]} 增加到 {SIZES[-1]}，线性模型的验证准确率始终在 {m['lc_val_min']:.1%} 到 {m['lc_val_max']:.1%} 之间。"
-    fixed = m["train_acc_big"] - m["train_acc_linear"] > 0.2 and m["train_acc_big"] - m["train_acc_heavy"] > 0.2
-    if fixed:
-        end_en = ("The underfit models are poor on their own training data, with validation close behind: high bias. "
-                  "More capacity fixed it, and so did removing the excess weight decay; more data did not.")
-        end_zh = "欠拟合的模型连自己的训练数据都拟合不好，验证准确率也相差无几：这就是高偏差。增加容量能解决，去掉过强的权重衰减也能解决；增加数据则不行。"
-    else:
-        end_en = ("Here the big net did not clearly beat the underfit models: try circles or spirals, more steps, "
-                  "or a heavier decay.")
-        end_zh = "本次大网络没有明显胜过欠拟合的模型：可以换成同心圆环或双螺旋数据、增加步数，或调大权重衰减。"
-    if m["tiny_batch_acc"] == 1.0:
-        sanity_en = ("The pipeline itself works: the big net memorised 16 randomly labelled points to 100%, so the "
-                     "failures are about capacity and regularisation, not a bug.")
-        sanity_zh = "训练流程本身没有问题：大网络能把 16 个随机标注的点全部记住，所以问题出在容量和正则化上，而不是 bug。"
-    else:
-        sanity_en = (f"Warning: the big net fitted only {m['tiny_batch_acc']:.0%} of 16 randomly labelled points; "
-                     "check the optimisation (learning rate, steps) before blaming capacity.")
-        sanity_zh = f"注意：大网络只拟合了 16 个随机标注点中的 {m['tiny_batch_acc']:.0%}；在归咎于容量之前，先检查优化（学习率、步数）。"
-    return _(f"Train / val accuracy: {scores_en}. {lc_en} {end_en} {sanity_en}",
-             f"训练 / 验证准确率：{scores_zh}。{lc_zh}{end_zh}{sanity_zh}")
-
-
-def run(cfg: Config, report: Report = silent) -> Result:
-    split = data.toy2d(cfg.dataset, num=1200, noise=cfg.noise, seed=cfg.seed)  # 840 train, 360 val
-    plan = runs_plan(cfg)
-    total = len(plan) + len(SIZES) + 1
+def fit_plan(cfg: Config, split: data.Split, report: Report, total: int) -> dict[str, nn.Module]:
+    """Train every model of `runs_plan` on the full training set; "heavy" is the most decayed big net."""
     models: dict[str, nn.Module] = {}
-    losses: dict[str, list[float]] = {}
-    for i, (key, (hidden, decay)) in enumerate(plan.items()):
+    for i, (key, (hidden, decay)) in enumerate(runs_plan(cfg).items()):
         models[key] = build(hidden, cfg.seed)
-        losses[key] = train(models[key], split.X_train, split.y_train, cfg, decay, part(report, key, i, total))
+        train(models[key], split.X_train, split.y_train, cfg, decay, part(report, model_name(hidden, decay), i, total))
     models["heavy"] = models[f"decay_{cfg.heavy_decay:g}"]
+    return models
 
-    metrics: dict[str, float] = {}
-    for key, model in models.items():
-        metrics[f"train_acc_{key}"] = accuracy(model, split.X_train, split.y_train)
-        metrics[f"val_acc_{key}"] = accuracy(model, split.X_val, split.y_val)
 
-    for j, size in enumerate(SIZES):  # more data for the model that cannot represent the boundary
-        X, y = split.X_train[:size], split.y_train[:size]
+def learning_curve(cfg: Config, split: data.Split, report: Report, first: int, total: int) -> Metrics:
+    """Logistic regression on growing prefixes of the training set: train and val accuracy per size."""
+    metrics: Metrics = {}
+    for j, size in enumerate(SIZES):
+        X, y = split.X_train[:size], split.y_train[:size]  # (size, 2), (size,)
         linear = build((), cfg.seed)
-        train(linear, X, y, cfg, 0.0, part(report, f"linear n={size}", len(plan) + j, total))
+        label = _("logistic regression, {n} examples", "逻辑回归，{n} 个样本").format(n=size)
+        train(linear, X, y, cfg, 0.0, part(report, label, first + j, total))
         metrics[f"lc_train_acc_n{size}"] = accuracy(linear, X, y)
         metrics[f"lc_val_acc_n{size}"] = accuracy(linear, split.X_val, split.y_val)
     metrics["lc_val_min"] = min(metrics[f"lc_val_acc_n{size}"] for size in SIZES)
     metrics["lc_val_max"] = max(metrics[f"lc_val_acc_n{size}"] for size in SIZES)
+    return metrics
 
-    # sanity check first in practice: can the big net memorise 16 points with random labels?
-    X16, y16 = split.X_train[:16], torch.randint(0, 2, (16,), generator=torch.Generator().manual_seed(cfg.seed))
+
+def tiny_batch(X: Tensor, seed: int) -> tuple[Tensor, Tensor]:
+    """The first TINY_BATCH training points at least TINY_GAP apart, with random labels: (16, 2), (16,).
+
+    Two nearly equal points with different labels would defeat any net; the check is about the pipeline.
+    """
+    picked: list[int] = []
+    for i in range(len(X)):
+        if len(picked) < TINY_BATCH and all((X[i] - X[j]).norm() > TINY_GAP for j in picked):
+            picked.append(i)
+    return X[picked], torch.randint(0, 2, (len(picked),), generator=torch.Generator().manual_seed(seed))
+
+
+def sanity_check(cfg: Config, split: data.Split, report: Report) -> float:
+    """Sanity check first in practice: the share of a tiny randomly labelled batch the big net memorises."""
+    X, y = tiny_batch(split.X_train, cfg.seed)
     memoriser = build((cfg.width, cfg.width), cfg.seed)
-    train(memoriser, X16, y16, cfg, 0.0, part(report, "sanity check", total - 1, total),
-          steps=2 * cfg.steps)  # memorising noise takes longer than learning a pattern
-    metrics["tiny_batch_acc"] = accuracy(memoriser, X16, y16)
+    train(memoriser, X, y, cfg, 0.0, report, steps=2 * cfg.steps)  # memorising noise takes longer than a pattern
+    return accuracy(memoriser, X, y)
 
-    n = names(cfg)
+
+def lesson(m: Metrics) -> bool | None:
+    """Linear and heavy-decay models: over 20 points below the big net on training data, val within 10 points."""
+    underfit = [k for k in ("linear", "heavy") if m[f"train_acc_{k}"] < m["train_acc_big"] - 0.2
+                and abs(m[f"train_acc_{k}"] - m[f"val_acc_{k}"]) < 0.1]
+    return len(underfit) == 2
+
+
+CLAIM = Claim(
+    _("logistic regression and the big net under heavy weight decay both score over 20 points below the undecayed "
+      "big net on their own training data, with validation within 10 points of training: high bias, not overfitting",
+      "逻辑回归和权重衰减过强的大网络在自己的训练数据上都比不加衰减的大网络低 20 个百分点以上，"
+      "验证准确率与训练准确率相差不到 10 个百分点：这是高偏差，不是过拟合"),
+    lesson,
+    fragile=_("On two moons a straight line already gets most points right, and a weight decay well below 0.1 no "
+              "longer stops the big net from fitting: then the gaps shrink below 20 points.",
+              "在双月数据上一条直线就能分对大部分点；权重衰减远小于 0.1 时也拦不住大网络拟合：这时差距会小于 20 个百分点。"),
+)
+
+
+def verdict(cfg: Config, m: Metrics) -> T:
+    """Train / val accuracy per model, the learning curve, and the sanity check."""
+    n = model_names(cfg)
+    scores = join((_("{name} {train:.1%} / {val:.1%}", "{name} {train:.1%} / {val:.1%}")
+                   .format(name=n[k], train=m[f"train_acc_{k}"], val=m[f"val_acc_{k}"]) for k in n), _("; ", "；"))
+    sane = m["tiny_batch_acc"] == 1.0
+    return sentences(
+        _("Train / val accuracy: {scores}.", "训练 / 验证准确率：{scores}。").format(scores=scores),
+        _("With {lo} to {hi} examples the linear model's val accuracy stayed between {a:.1%} and {b:.1%}{so}.",
+          "训练样本从 {lo} 增加到 {hi}，线性模型的验证准确率始终在 {a:.1%} 到 {b:.1%} 之间{so}。")
+        .format(lo=SIZES[0], hi=SIZES[-1], a=m["lc_val_min"], b=m["lc_val_max"],
+                so=_(": more data does not help a model that cannot represent the boundary",
+                     "：模型表达不了这条边界时，增加数据也无济于事")
+                if m["lc_val_max"] < m["val_acc_big"] - 0.2 else same("")),
+        (_("The pipeline itself works: the big net memorised {n} randomly labelled points to {acc:.0%}, so the "
+           "failures are about capacity and regularisation, not a bug.",
+           "训练流程本身没有问题：大网络把 {n} 个随机标注的点记住了 {acc:.0%}，所以问题出在容量和正则化上，而不是 bug。") if sane
+         else _("Warning: the big net fitted only {acc:.0%} of {n} randomly labelled points; check the optimisation "
+                "(learning rate, steps) before blaming capacity.",
+                "注意：大网络只拟合了 {n} 个随机标注点中的 {acc:.0%}；在归咎于容量之前，先检查优化（学习率、步数）。"))
+        .format(n=TINY_BATCH, acc=m["tiny_batch_acc"]),
+        CLAIM.verdict(m),
+    )
+
+
+def run(cfg: Config, report: Report = silent) -> Result:
+    """Fit a capacity ladder and a weight-decay sweep on a 2-D problem; a learning curve; a sanity check."""
+    split = data.toy2d(cfg.dataset, num=1200, noise=cfg.noise, seed=cfg.seed)  # 840 train, 360 val
+    plan = runs_plan(cfg)
+    total = len(plan) + len(SIZES) + 1
+    models = fit_plan(cfg, split, report, total)
+    metrics: Metrics = {}
+    for key, model in models.items():
+        metrics[f"train_acc_{key}"] = accuracy(model, split.X_train, split.y_train)
+        metrics[f"val_acc_{key}"] = accuracy(model, split.X_val, split.y_val)
+    metrics["train_loss_linear"] = evaluate(models["linear"], split.X_train, split.y_train)["loss"]
+    metrics |= learning_curve(cfg, split, report, len(plan), total)
+    metrics["tiny_batch_acc"] = sanity_check(cfg, split, part(report, _("sanity check", "健全性检查"), total - 1, total))
+    return Result(metrics, verdict(cfg, metrics), charts(cfg, plan, models, split, metrics), [summary(cfg, metrics)])
+
+
+def charts(cfg: Config, plan: dict, models: dict[str, nn.Module], split: data.Split, m: Metrics) -> list[Chart]:
+    """Decision boundaries, accuracy along the capacity ladder and the decay sweep, the learning curve."""
+    n = model_names(cfg)
     xs = ys = np.linspace(-2.5, 2.5, 61)
     maps = {k: probability_map(models[k], xs, ys) for k in n}
     points = split.X_train.numpy(), split.y_train.numpy()
@@ -174,37 +227,38 @@ def run(cfg: Config, report: Report = silent) -> Result:
     capacity_labels = lambda lang: [_("none (linear)", "无（线性）").get(lang), f"{cfg.tiny_width}", "8",
                                     f"{cfg.width}-{cfg.width}"]
     decays = [k for k in plan if k == "big" or k.startswith("decay_")]
-    decay_labels = [f"{plan[k][1]:g}" for k in decays]
-    train_of = lambda keys: [metrics[f"train_acc_{k}"] for k in keys]
-    val_of = lambda keys: [metrics[f"val_acc_{k}"] for k in keys]
-    charts = [
+    train_of = lambda keys: [m[f"train_acc_{k}"] for k in keys]
+    val_of = lambda keys: [m[f"val_acc_{k}"] for k in keys]
+    panel = lambda k, lang: _("{name}: {train:.0%} / {val:.0%}", "{name}：{train:.0%} / {val:.0%}").format(
+        name=n[k], train=m[f"train_acc_{k}"], val=m[f"val_acc_{k}"]).get(lang)
+    return [
         Chart(_("Decision boundaries (colour: P(class 1); points: training data)",
                 "决策边界（颜色：属于类别 1 的概率；点：训练数据）"),
-              lambda lang: plots.decision_boundaries(
-                  {f"{n[k].get(lang)}: {metrics[f'train_acc_{k}']:.0%} / {metrics[f'val_acc_{k}']:.0%}": maps[k]
-                   for k in n}, xs, ys, *points, lang),
+              lambda lang: plots.decision_boundaries({panel(k, lang): maps[k] for k in n}, xs, ys, *points, lang),
               caption=_("Titles give train / val accuracy.", "标题中为训练 / 验证准确率。")),
         Chart(_("More capacity: train and val accuracy rise together", "增加容量：训练和验证准确率一起上升"),
               lambda lang: accuracy_lines(capacity_labels(lang), train_of(capacity), val_of(capacity),
                                           _("hidden layers", "隐藏层"), lang)),
-        Chart(_(f"More weight decay on the {cfg.width}-{cfg.width} net: train accuracy falls",
-                f"{cfg.width}-{cfg.width} 网络的权重衰减越大，训练准确率越低"),
-              lambda lang: accuracy_lines(decay_labels, train_of(decays), val_of(decays),
+        Chart(_("More weight decay on the {w}-{w} net: train accuracy falls", "{w}-{w} 网络的权重衰减越大，训练准确率越低")
+              .format(w=cfg.width),
+              lambda lang: accuracy_lines([f"{plan[k][1]:g}" for k in decays], train_of(decays), val_of(decays),
                                           _("weight decay", "权重衰减"), lang)),
         Chart(_("Learning curve of logistic regression", "逻辑回归的学习曲线"),
-              lambda lang: accuracy_lines(list(SIZES), [metrics[f"lc_train_acc_n{s}"] for s in SIZES],
-                                          [metrics[f"lc_val_acc_n{s}"] for s in SIZES],
+              lambda lang: accuracy_lines(list(SIZES), [m[f"lc_train_acc_n{s}"] for s in SIZES],
+                                          [m[f"lc_val_acc_n{s}"] for s in SIZES],
                                           _("training examples", "训练样本数"), lang),
               caption=_("Flat and low: more data does not help a model that cannot represent the boundary.",
                         "又平又低：模型表达不了这条边界时，增加数据也无济于事。")),
     ]
-    table = Table(_("Models", "各模型"),
-                  {"model": _("model", "模型"), "train": _("train accuracy", "训练准确率"),
-                   "val": _("val accuracy", "验证准确率"), "gap": _("train − val", "训练 − 验证")},
-                  [{"model": n[k].en, "train": round(metrics[f"train_acc_{k}"], 4), "val": round(metrics[f"val_acc_{k}"], 4),
-                    "gap": round(metrics[f"train_acc_{k}"] - metrics[f"val_acc_{k}"], 4)} for k in n])
-    history = {key: {"loss": values} for key, values in losses.items()}
-    return Result(metrics, verdict(cfg, metrics), history, charts, [table])
+
+
+def summary(cfg: Config, m: Metrics) -> Table:
+    """One row per headline model: train and val accuracy and their gap."""
+    return Table(plots.SUMMARY,
+                 {"model": plots.MODEL, "train": plots.TRAIN_ACCURACY, "val": plots.VAL_ACCURACY,
+                  "gap": _("train − val", "训练 − 验证")},
+                 [{"model": name.en, "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"val_acc_{k}"], 4),
+                   "gap": round(m[f"train_acc_{k}"] - m[f"val_acc_{k}"], 4)} for k, name in model_names(cfg).items()])
 
 
 DEMO = Demo(
@@ -219,4 +273,5 @@ DEMO = Demo(
     smoke=dict(steps=10),
     key_metric="train_acc_linear",
     key_label=_("train accuracy of logistic regression", "逻辑回归的训练准确率"),
+    claim=CLAIM,
 )

@@ -15,7 +15,23 @@ def result():
     cfg = demo.Config()
     assert cfg.depth >= 10 and cfg.activation == "relu"
     assert {"small", "he", "large"} <= set(cfg.inits) and {"none", "batchnorm"} <= set(cfg.norms)
-    return cfg, demo.run(cfg).metrics
+    return cfg, demo.run(cfg)
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    _cfg, r = result
+    assert demo.CLAIM.check(r.metrics) is True
+    assert demo.CLAIM.text.en in r.verdict.en and demo.CLAIM.text.zh in r.verdict.zh
+
+
+def test_the_claim_on_hand_made_metrics():
+    m = {"loss_small_none": 2.30, "loss_large_none": math.nan, "loss_he_none": 0.4,
+         "loss_small_batchnorm": 0.4, "loss_large_batchnorm": 0.8}
+    assert demo.CLAIM.check(m) is True  # a NaN (diverged) run did not train
+    assert demo.CLAIM.check({**m, "loss_large_batchnorm": 1.5}) is False  # BatchNorm did not rescue N(0, 1)
+    assert demo.CLAIM.check({**m, "loss_small_none": 0.5}) is False  # the small init trained (a shallow net)
+    layernorm_only = {k.replace("batchnorm", "layernorm"): v for k, v in m.items()}
+    assert demo.CLAIM.check(layernorm_only) is None  # no BatchNorm run: not tested
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +54,7 @@ def test_too_small_init_collapses_by_orders_of_magnitude_and_too_large_explodes(
     assert all(b < a / 5 for a, b in zip(per_layer["small"], per_layer["small"][1:]))  # shrinks at every layer
     assert per_layer["large"][-1] > 1e6 * input_std
     assert per_layer["xavier"][-1] < per_layer["xavier"][0] / 5  # Xavier loses ~√2 per ReLU layer
-    _cfg, m = result
+    m = result[1].metrics
     assert m["grad_first_small"] < 1e-6 * m["grad_first_he"]  # the gradient vanishes as well
 
 
@@ -67,7 +83,7 @@ def test_weight_std_formula_matches_torch_init():
 
 
 def test_bad_inits_fail_to_train_and_normalisation_rescues_them(result):
-    _cfg, m = result
+    m = result[1].metrics
     chance = math.log(10)
     assert m["loss_small_none"] > 0.9 * chance  # stuck at chance
     assert not m["loss_large_none"] < chance  # diverged (NaN) or no better than chance

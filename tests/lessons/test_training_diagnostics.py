@@ -11,15 +11,35 @@ from fmlab.demos import training_diagnostics as td
 
 
 @cache
+def result(problem: str):
+    return td.run(td.Config(problem=problem))
+
+
 def metrics(problem: str) -> dict[str, float]:
-    return td.run(td.Config(problem=problem)).metrics
+    return result(problem).metrics
+
+
+def test_the_claim_holds_at_the_defaults():
+    r = result(td.Config().problem)
+    assert td.CLAIM.check(r.metrics) is True
+    assert td.CLAIM.text.en in r.verdict.en and td.CLAIM.text.zh in r.verdict.zh
+
+
+def test_the_claim_fails_when_either_run_is_misread():
+    both = {"diagnosed_correctly": 1.0, "healthy_diagnosed_healthy": 1.0}
+    assert td.CLAIM.check(both) is True
+    assert td.CLAIM.check({**both, "diagnosed_correctly": 0.0}) is False
+    assert td.CLAIM.check({**both, "healthy_diagnosed_healthy": 0.0}) is False
 
 
 @pytest.mark.parametrize("problem", td.PROBLEMS)
 def test_diagnose_names_the_pathology_its_run_produced(problem):
-    m = metrics(problem)
-    assert m["diagnosed_correctly"] == 1.0
-    assert m["healthy_diagnosed_healthy"] == 1.0
+    r = result(problem)
+    assert r.metrics["diagnosed_correctly"] == 1.0
+    assert r.metrics["healthy_diagnosed_healthy"] == 1.0
+    sign, fix = td.READINGS[problem]
+    assert f"{td.NAMES[problem].en} — {sign.en}. Fix: {fix.en}." in r.verdict.en  # the verdict names it, and the fix
+    assert f"{td.NAMES[problem].zh}——{sign.zh}。修正方法：{fix.zh}。" in r.verdict.zh
 
 
 def test_the_default_pathology_in_numbers():

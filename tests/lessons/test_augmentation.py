@@ -1,4 +1,4 @@
-"""Augmentation demo: label-preserving transforms help, flips hurt digits; the v2 kernels do what we claim."""
+"""augmentation: label-preserving transforms help, flips hurt digits; the v2 kernels do what we claim."""
 import pytest
 import torch
 from torchvision.transforms import v2
@@ -8,8 +8,26 @@ from fmlab.demos import augmentation
 
 
 @pytest.fixture(scope="module")
-def metrics():
-    return augmentation.run(augmentation.Config()).metrics
+def result():
+    return augmentation.run(augmentation.Config())
+
+
+@pytest.fixture(scope="module")
+def metrics(result):
+    return result.metrics
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    assert augmentation.CLAIM.check(result.metrics) is True
+    assert augmentation.CLAIM.text.en in result.verdict.en and augmentation.CLAIM.text.zh in result.verdict.zh
+
+
+def test_the_claim_needs_both_augmentations_to_do_something(metrics):
+    assert augmentation.CLAIM.check({**metrics, "flip_p": 0.0}) is None
+    assert augmentation.CLAIM.check({**metrics, "max_rotation": 0.0, "max_shift": 0.0}) is None
+    assert augmentation.CLAIM.check({**metrics, "acc_flip": metrics["acc_none"]}) is False  # flips cost nothing
+    no_gain = {**metrics, "moved_acc_shift_rotate": metrics["moved_acc_none"] + 0.01}
+    assert augmentation.CLAIM.check(no_gain) is False
 
 
 def test_flips_hurt_digits(metrics):

@@ -1,4 +1,4 @@
-"""Underfitting demo: poor on the training set itself; capacity fixes it, heavy regularisation causes it."""
+"""underfitting: poor on the training set itself; capacity fixes it, heavy regularisation causes it."""
 import math
 
 import numpy as np
@@ -17,6 +17,27 @@ from fmlab.demos import underfitting
 def result():
     cfg = underfitting.Config()
     return cfg, underfitting.run(cfg)
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    _cfg, r = result
+    assert underfitting.CLAIM.check(r.metrics) is True
+    assert underfitting.CLAIM.text.en in r.verdict.en and underfitting.CLAIM.text.zh in r.verdict.zh
+
+
+def test_the_claim_fails_when_a_model_fits_or_overfits():
+    m = {"train_acc_big": 1.0, "train_acc_linear": 0.66, "val_acc_linear": 0.65,
+         "train_acc_heavy": 0.52, "val_acc_heavy": 0.53}
+    assert underfitting.CLAIM.check(m) is True
+    assert underfitting.CLAIM.check({**m, "train_acc_linear": 0.87, "val_acc_linear": 0.86}) is False  # moons
+    assert underfitting.CLAIM.check({**m, "train_acc_heavy": 0.75, "val_acc_heavy": 0.55}) is False  # a big gap
+
+
+def test_the_sanity_batch_has_no_two_points_too_close_to_tell_apart():
+    X = torch.tensor([[0.0, 0.0], [0.05, 0.0], [1.0, 0.0], [1.0, 0.1], [2.0, 2.0]])
+    picked, y = underfitting.tiny_batch(X, seed=0)
+    assert torch.equal(picked, X[[0, 2, 4]])  # [0.05, 0] is 0.05 from [0, 0], [1, 0.1] is 0.1 from [1, 0]
+    assert y.shape == (3,) and set(y.tolist()) <= {0, 1}
 
 
 def test_underfit_models_are_poor_on_their_own_training_data(result):
@@ -63,7 +84,7 @@ def test_our_logistic_regression_reaches_sklearns_optimum(result):
     split = data.toy2d(cfg.dataset, num=1200, noise=cfg.noise, seed=cfg.seed)
     X, y = split.X_train.numpy(), split.y_train.numpy()
     reference = LogisticRegression(C=np.inf, max_iter=1000).fit(X, y)
-    ours = r.history["linear"]["loss"][-1]  # full-batch cross-entropy at the last step
+    ours = r.metrics["train_loss_linear"]  # full-batch cross-entropy after the last step
     assert math.isclose(ours, log_loss(y, reference.predict_proba(X)), abs_tol=2e-3)
     assert abs(r.metrics["train_acc_linear"] - reference.score(X, y)) < 0.02
 

@@ -10,10 +10,29 @@ from fmlab.demos import regularizers as reg
 
 
 @pytest.fixture(scope="module")
-def metrics():
+def result():
     cfg = reg.Config()
     assert cfg.num_noise == 20 and cfg.num_train == 200
-    return reg.run(cfg).metrics
+    return reg.run(cfg)
+
+
+@pytest.fixture(scope="module")
+def metrics(result):
+    return result.metrics
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    assert reg.CLAIM.check(result.metrics) is True
+    assert reg.CLAIM.text.en in result.verdict.en and reg.CLAIM.text.zh in result.verdict.zh
+    assert "Every regulariser narrowed" in result.verdict.en and "feature selection" in result.verdict.en
+
+
+def test_the_claim_fails_without_sparsity_and_is_not_tested_without_noise(metrics):
+    m = dict(metrics)
+    assert reg.CLAIM.check({**m, "noise_near_zero_l1": m["noise_near_zero_l2"] + 0.1}) is False
+    assert reg.CLAIM.check({**m, "gap_dropout": m["gap_none"]}) is False  # dropout did not narrow the gap
+    assert reg.CLAIM.check({**m, "val_loss_l2": m["val_loss_none"]}) is False
+    assert reg.CLAIM.check({**m, "num_noise": 0.0}) is None
 
 
 def test_the_unregularised_mlp_fits_the_noise(metrics):
@@ -72,3 +91,12 @@ def test_noise_features_are_appended_to_the_moons():
     split = reg.moons_with_noise(cfg)
     assert split.X_train.shape == (60, 7) and split.X_val.shape == (reg.NUM_VAL, 7)
     assert abs(split.X_val[:, 2:].std().item() - 1.0) < 0.05
+
+
+def test_the_tables_name_each_run_in_both_languages(result):
+    mlp_table, linear_table = result.tables
+    for table, runs in ((mlp_table, reg.RUNS), (linear_table, reg.LINEAR_RUNS)):
+        for lang in ("en", "zh"):
+            header = table.columns["run"].get(lang)
+            assert [row[header] for row in table.frame(lang)] == [reg.NAMES[r].get(lang) for r in runs]
+    assert [row["gap"] for row in mlp_table.rows] == [round(result.metrics[f"gap_{r}"], 3) for r in reg.RUNS]

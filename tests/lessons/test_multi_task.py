@@ -11,10 +11,30 @@ from fmlab.text import T
 
 
 @pytest.fixture(scope="module")
-def metrics():
+def result():
     cfg = multi_task.Config()
     assert cfg.weight_b == 1.0 and max(cfg.sweep) >= 100 and cfg.labels_b <= 50
-    return multi_task.run(cfg).metrics
+    return multi_task.run(cfg)
+
+
+@pytest.fixture(scope="module")
+def metrics(result):
+    return result.metrics
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    assert multi_task.CLAIM.check(result.metrics) is True
+    assert multi_task.CLAIM.text.en in result.verdict.en and multi_task.CLAIM.text.zh in result.verdict.zh
+
+
+def test_the_claim_needs_scarce_labels_a_small_shared_weight_and_a_huge_one_in_the_sweep():
+    m = {"labels_b": 20.0, "weight_shared": 1.0, "weight_max": 100.0, "gain_b": 0.07, "drop_a_max_weight": 0.7}
+    assert multi_task.CLAIM.check(m) is True
+    assert multi_task.CLAIM.check({**m, "gain_b": 0.01}) is False  # B did not gain
+    assert multi_task.CLAIM.check({**m, "drop_a_max_weight": 0.05}) is False  # A survived the huge weight
+    assert multi_task.CLAIM.check({**m, "labels_b": 500.0}) is None  # B is not scarce
+    assert multi_task.CLAIM.check({**m, "weight_shared": 10.0}) is None  # the comparison itself uses a big λ
+    assert multi_task.CLAIM.check({**m, "weight_max": 10.0}) is None  # no huge λ in the sweep
 
 
 def test_the_scarce_label_task_gains_from_sharing(metrics):

@@ -15,7 +15,13 @@ from fmlab.text import T
 @pytest.fixture(scope="module")
 def result():
     cfg = demo.Config()
-    return cfg, demo.run(cfg).metrics
+    return cfg, demo.run(cfg)
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    _cfg, r = result
+    assert demo.CLAIM.check(r.metrics) is True
+    assert demo.CLAIM.text.en in r.verdict.en and demo.CLAIM.text.zh in r.verdict.zh
 
 
 def test_closed_form_matches_lstsq_and_sklearn():
@@ -41,7 +47,7 @@ def test_hessian_formula_matches_autograd():
 
 
 def test_gradient_descent_reaches_the_closed_form(result):
-    _cfg, m = result
+    m = result[1].metrics
     assert m["slope_batch"] == pytest.approx(m["slope_closed"], abs=1e-4)
     assert m["intercept_batch"] == pytest.approx(m["intercept_closed"], abs=1e-4)
     assert m["excess_batch"] < 1e-8
@@ -50,14 +56,14 @@ def test_gradient_descent_reaches_the_closed_form(result):
 
 
 def test_standardising_turns_a_crawl_into_one_step(result):
-    _cfg, m = result
+    m = result[1].metrics
     assert m["kappa_raw"] > 100 and m["kappa_std"] == pytest.approx(1.0, abs=1e-6)
     assert m["excess_batch_raw"] > 0.05  # same passes, same step 1/L: still far from the optimum
     assert m["excess_batch_raw"] > 1e4 * max(m["excess_batch"], 1e-12)
 
 
 def test_constant_step_sgd_stays_noisy_and_a_decaying_step_settles(result):
-    _cfg, m = result
+    m = result[1].metrics
     assert m["excess_sgd"] > 5 * m["excess_sgd_decay"]
     assert m["jitter_sgd"] > 3 * m["jitter_sgd_decay"]
     assert m["jitter_sgd"] > 3 * m["jitter_minibatch"]  # averaging 16 examples quiets the steps
@@ -82,3 +88,11 @@ def test_contour_paths_takes_axis_names():
                         axes=(T("slope", "斜率"), T("intercept", "截距")))
     assert fig.layout.xaxis.title.text == "斜率" and fig.layout.yaxis.title.text == "截距"
     assert contour_paths(xs, ys, np.ones((5, 5)), {}, (0.0, 0.0), "en").layout.xaxis.title.text == "x"
+
+
+def test_the_predicate_on_hand_made_metrics():
+    m = {"kappa_raw": 800.0, "excess_batch_raw": 0.4, "excess_batch": 0.0, "jitter_sgd": 0.3, "jitter_sgd_decay": 0.04}
+    assert demo.CLAIM.check(m) is True
+    assert demo.CLAIM.check({**m, "kappa_raw": 1.2}) is None  # x near 0: scaling has nothing to fix
+    assert demo.CLAIM.check({**m, "excess_batch_raw": 0.05, "excess_batch": 0.01}) is False  # raw x barely slower
+    assert demo.CLAIM.check({**m, "jitter_sgd": 0.05}) is False  # constant-step SGD was not noisier

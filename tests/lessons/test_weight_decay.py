@@ -1,4 +1,4 @@
-"""Weight decay: ‖W‖ shrinks with λ, a moderate λ helps, Adam's weight_decay is coupled L2 and AdamW is not.
+"""weight-decay: ‖W‖ shrinks with λ, a moderate λ helps, Adam's weight_decay is coupled L2 and AdamW is not.
 
 Checked against PyTorch: SGD's weight_decay equals a (λ/2)‖W‖² loss term, and AdamW's update
 equals w − ηλw − η·m̂/(√v̂ + ε), computed by hand on a tiny case.
@@ -10,21 +10,49 @@ import pytest
 import torch
 from torch import nn
 
-from fmlab import plots
+from fmlab import decay, plots
 from fmlab.demos import weight_decay as wd
 from fmlab.text import T
 
 
 @pytest.fixture(scope="module")
-def demo():
+def result():
     cfg = wd.Config()
-    return cfg, sorted(cfg.lambdas), wd.run(cfg).metrics
+    return cfg, wd.run(cfg)
+
+
+@pytest.fixture(scope="module")
+def demo(result):
+    cfg, r = result
+    return cfg, sorted(cfg.lambdas), r.metrics
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    _cfg, r = result
+    assert wd.CLAIM.check(r.metrics) is True
+    assert wd.CLAIM.text.en in r.verdict.en and wd.CLAIM.text.zh in r.verdict.zh
+
+
+def test_the_claim_on_hand_made_metrics():
+    kept = (1 - 0.01 * 0.01) ** 150  # AdamW's share of the blank-pixel weights at λ = 0.01
+    m = {"lr": 0.01, "steps": 150.0, "quiet_pixels": 5.0, "val_acc_adamw_0": 0.79, "val_acc_adam_0": 0.79,
+         "val_acc_adamw_0.01": 0.80, "val_acc_adam_0.01": 0.85, "quiet_adamw_0.01": kept, "quiet_adam_0.01": 2e-4}
+    assert wd.swept(m) == [0.0, 0.01]
+    assert wd.CLAIM.check(m) is True
+    assert wd.CLAIM.check({**m, "val_acc_adam_0.01": 0.795}) is False  # no λ beat λ = 0 by a point
+    assert wd.CLAIM.check({**m, "quiet_adam_0.01": kept}) is False  # Adam behaving like AdamW: not coupled
+    assert wd.CLAIM.check({**m, "quiet_pixels": 0.0}) is None  # no weight without a data gradient
+    no_zero = {k: v for k, v in m.items() if not k.endswith("_0")}
+    assert wd.CLAIM.check(no_zero) is None  # nothing to compare against without λ = 0
+    erased = {"lr": 0.01, "steps": 150.0, "quiet_pixels": 5.0, "val_acc_adamw_0": 0.79, "val_acc_adamw_10": 0.4,
+              "val_acc_adam_10": 0.1, "quiet_adamw_10": 0.0, "quiet_adam_10": 0.0}
+    assert wd.CLAIM.check(erased) is None  # at λ = 10 AdamW erases them too: nothing tells the rules apart
 
 
 def test_weight_norm_shrinks_as_lambda_grows(demo):
     _cfg, lams, m = demo
     for o in wd.OPTIMIZERS:
-        norms = [m[f"norm_{o}_{lam:g}"] for lam in lams]
+        norms = [m[f"norm_{wd.key(o, lam)}"] for lam in lams]
         assert all(b < a for a, b in zip(norms, norms[1:])), (o, norms)
 
 
@@ -75,7 +103,7 @@ def test_adamw_one_step_by_hand():
     assert torch.allclose(w.detach(), expected, atol=1e-6)
     # the middle weight has no gradient: AdamW still shrinks it by exactly ηλ
     assert w[1].item() == pytest.approx(-2.0 * (1 - lr * lam))
-    ours, _m, _v = wd.adam_step(w0, c, torch.zeros(3), torch.zeros(3), 1, lr, lam, decoupled=True, eps=eps)
+    ours, _m, _v = decay.adam_step(w0, c, torch.zeros(3), torch.zeros(3), 1, lr, lam, decoupled=True, eps=eps)
     assert torch.allclose(ours, expected, atol=1e-6)
 
 
@@ -91,7 +119,7 @@ def test_our_adam_step_matches_torch_for_several_steps():
             ((w - target) ** 2).sum().backward()
             opt.step()
             g = 2 * (ours - target)
-            ours, m, v = wd.adam_step(ours, g, m, v, t, 0.05, 0.1, decoupled)
+            ours, m, v = decay.adam_step(ours, g, m, v, t, 0.05, 0.1, decoupled)
         assert torch.allclose(ours, w.detach(), atol=1e-6), cls
 
 
@@ -102,12 +130,12 @@ def test_sgd_weight_decay_is_a_half_lambda_norm_squared_penalty():
     lam = 0.3
     # the penalty: ½ Σ‖W‖² over weight matrices, equal to torch's vector norm
     expected = sum(0.5 * torch.linalg.vector_norm(p) ** 2 for p in model.parameters() if p.ndim > 1)
-    assert torch.allclose(wd.l2_penalty(model), expected)
-    a = wd.train_copy(model, X, y, 5, wd.torch_stepper("sgd", 0.0, 0.1), penalty=lam)
-    b = wd.train_copy(model, X, y, 5, wd.torch_stepper("sgd", lam, 0.1))
+    assert torch.allclose(decay.l2_penalty(model), expected)
+    a = decay.train_copy(model, X, y, 5, decay.torch_stepper("sgd", 0.0, 0.1), penalty=lam)
+    b = decay.train_copy(model, X, y, 5, decay.torch_stepper("sgd", lam, 0.1))
     assert torch.allclose(a, b, atol=1e-6)
     # biases are left alone by both
-    bias_only = wd.decay_groups(model, lam)[1]
+    bias_only = decay.decay_groups(model, lam)[1]
     assert bias_only["weight_decay"] == 0 and all(p.ndim == 1 for p in bias_only["params"])
 
 
@@ -115,8 +143,8 @@ def test_adam_and_adamw_are_the_same_algorithm_at_zero_decay():
     torch.manual_seed(0)
     model = wd.mlp(16, seed=0)
     X, y = torch.rand(32, 64), torch.randint(0, 10, (32,))
-    a = wd.train_copy(model, X, y, 10, wd.torch_stepper("adam", 0.0, 1e-2))
-    b = wd.train_copy(model, X, y, 10, wd.torch_stepper("adamw", 0.0, 1e-2))
+    a = decay.train_copy(model, X, y, 10, decay.torch_stepper("adam", 0.0, 1e-2))
+    b = decay.train_copy(model, X, y, 10, decay.torch_stepper("adamw", 0.0, 1e-2))
     assert torch.equal(a, b)  # so the demo trains λ = 0 once for both
 
 

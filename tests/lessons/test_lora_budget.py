@@ -20,7 +20,7 @@ def layer(r=4, alpha=8.0, seed=0):
 @pytest.fixture(scope="module")
 def default():
     cfg = lb.Config()
-    return cfg, lb.run(cfg).metrics
+    return cfg, lb.run(cfg)
 
 
 def test_lora_layer_equals_the_frozen_layer_at_init():
@@ -64,9 +64,16 @@ def test_training_moves_only_the_adapter_and_the_head():
     assert lb.state_bytes(opt) == 2 * 4 * sum(p.numel() for p in lb.trainable(model))
 
 
+def test_the_claim_holds_at_the_defaults(default):
+    _cfg, r = default
+    assert lb.CLAIM.check(r.metrics) is True
+    assert lb.CLAIM.text.en in r.verdict.en and lb.CLAIM.text.zh in r.verdict.zh
+
+
 def test_default_run_lora_beats_head_only_and_full_is_best(default):
-    cfg, m = default
-    loras = [m[f"acc_lora{r}"] for r in cfg.ranks]
+    cfg, r = default
+    m = r.metrics
+    loras = [m[f"acc_lora{k}"] for k in cfg.ranks]
     assert m["source_acc"] > 0.9 and m["acc_none"] < 0.55  # the domain shift breaks the pretrained model
     assert m["acc_head"] > m["acc_none"] + 0.2
     assert max(loras) > m["acc_head"] + 0.03  # adapting the features beats retraining only the head
@@ -76,4 +83,25 @@ def test_default_run_lora_beats_head_only_and_full_is_best(default):
     assert m["trainable_full"] > 5 * m[f"trainable_lora{max(cfg.ranks)}"]  # ...at several times the parameters
     assert m["state_bytes_full"] == 12 * m["trainable_full"]  # 4-byte gradient + two 4-byte Adam moments
     assert m["trainable_full"] == num_params(MLP(64, 10, width=lb.WIDTH, depth=1))
-    assert m["best_acc_within_budget"] >= m["acc_lora4"]
+
+
+def test_the_verdict_names_the_best_method_within_the_budget(default):
+    cfg, r = default
+    m = r.metrics
+    keys = ["head", "full", *(f"lora{k}" for k in cfg.ranks)]  # "none" trains nothing, so it is no method
+    within = {k: m[f"acc_{k}"] for k in keys if m[f"trainable_{k}"] <= cfg.budget}
+    best = max(within, key=within.get)
+    assert best.startswith("lora") and m["best_acc_within_budget"] == within[best]
+    for lang, stop, paren in (("en", ". ", " ("), ("zh", "。", "（")):
+        sentence = next(s for s in r.verdict.get(lang).split(stop) if f"{cfg.budget:,}" in s)  # the budget's
+        named = [k for k in keys if f"{lb.method_name(k).get(lang)}{paren}" in sentence]
+        assert named == [best], (lang, sentence)
+        assert f"{within[best]:.1%}" in sentence
+
+
+def test_the_claim_on_hand_made_metrics():
+    m = {"budget": 10_000.0, "acc_head": 0.80, "trainable_head": 2570.0, "acc_lora4": 0.83, "trainable_lora4": 5898.0,
+         "acc_lora16": 0.90, "trainable_lora16": 15882.0}
+    assert lb.CLAIM.check(m) is True  # r=4 fits the budget and beats head-only by 3 points
+    assert lb.CLAIM.check({**m, "acc_lora4": 0.81}) is False  # r=16 is better, but over the budget
+    assert lb.CLAIM.check({**m, "budget": 5000.0}) is None  # no LoRA rank fits: not tested

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from fmlab.demo import silent
 from fmlab.demos import lr_schedules as demo
 
 
@@ -45,12 +46,29 @@ def test_drawn_curves_equal_get_last_lr_and_the_formulas():
     assert one_cycle[-1] < peak / 1e4
 
 
-def test_training_used_the_drawn_schedules(result):
-    cfg, r = result
-    runs = list(r.history.values())  # no warm-up, then warm-up
-    assert runs[0]["lr"] == pytest.approx(demo.lr_curve("cosine", cfg.peak_lr, cfg.steps, cfg.warmup))
-    assert runs[1]["lr"] == pytest.approx(demo.lr_curve("warmup_cosine", cfg.peak_lr, cfg.steps, cfg.warmup))
-    assert len(runs[1]["lr"]) == cfg.steps == len(runs[1]["loss"])
+def test_training_used_the_drawn_schedules():
+    """The rate Adam had at every step of each training run is the drawn curve, step for step."""
+    cfg = demo.Config()
+    data = (demo.palindromes(cfg.train_size, cfg.seed), demo.palindromes(1000, cfg.seed + 10_000))
+    for warm, shape in ((False, "cosine"), (True, "warmup_cosine")):
+        fit, lrs = demo.train(warm, cfg, data, silent)
+        assert lrs == pytest.approx(demo.lr_curve(shape, cfg.peak_lr, cfg.steps, cfg.warmup)), shape
+        assert len(lrs) == cfg.steps == len(fit.history["loss"])
+
+
+def test_the_claim_holds_at_the_defaults(result):
+    _cfg, r = result
+    assert demo.CLAIM.check(r.metrics) is True
+    assert demo.CLAIM.text.en in r.verdict.en and demo.CLAIM.text.zh in r.verdict.zh
+    assert "trained only when the rate was ramped up" in r.verdict.en
+
+
+def test_the_claim_needs_both_outcomes_and_a_post_ln_block():
+    m = {"acc_warmup": 0.99, "acc_no_warmup": 0.2, "post_ln": 1.0}
+    assert demo.CLAIM.check(m) is True
+    assert demo.CLAIM.check({**m, "acc_warmup": 0.6}) is False  # warm-up did not rescue it
+    assert demo.CLAIM.check({**m, "acc_no_warmup": 0.95}) is False  # no rescue was needed
+    assert demo.CLAIM.check({**m, "post_ln": 0.0}) is None  # pre-LN does not test it
 
 
 def test_warm_up_rescues_the_high_peak(result):
@@ -72,3 +90,14 @@ def test_palindromes_hide_one_token_the_mirror_reveals():
 def test_warmup_longer_than_training_is_a_readable_error():
     with pytest.raises(ValueError, match="Warm-up"):
         demo.Config(epochs=1, train_size=640, warmup=10)
+
+
+def test_the_lr_table_names_each_schedule_in_both_languages(result):
+    cfg, r = result
+    (table,) = r.tables
+    for lang in ("en", "zh"):
+        header = table.columns["schedule"].get(lang)
+        assert [row[header] for row in table.frame(lang)] == [demo.SHAPE_NAMES[s].get(lang) for s in demo.SHAPES]
+    first = {row["schedule"]: row["s0"] for row in table.rows}
+    assert first[demo.SHAPE_NAMES["constant"]] == cfg.peak_lr
+    assert first[demo.SHAPE_NAMES["warmup_cosine"]] == pytest.approx(0.01 * cfg.peak_lr)  # warm-up starts at 1%

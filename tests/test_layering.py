@@ -27,3 +27,21 @@ def test_pages_are_thin():
         imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert imported <= {"ui"}, f"{page.name} imports {imported - {'ui'}}"
         assert not any(isinstance(n, (ast.For, ast.While, ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree)), page
+
+
+def imports_of(path: Path) -> set[str]:
+    """Top-level names a module imports, with relative imports as ".name"."""
+    tree = ast.parse(path.read_text())
+    out = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    out |= {"." * node.level + (node.module or "") for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    return out
+
+
+def test_imports_run_one_way():
+    """pages -> ui -> fmlab; inside ui: __init__ -> cards -> panel -> shell, never back."""
+    for path in (ROOT / "fmlab").rglob("*.py"):
+        assert not any(name == "ui" or name.startswith("ui.") for name in imports_of(path)), path
+    order = ["shell", "panel", "cards"]
+    for i, name in enumerate(order):
+        later = {f".{m}" for m in order[i + 1:]} | {".", ".."}
+        assert not imports_of(ROOT / "ui" / f"{name}.py") & later, f"ui/{name}.py imports a later ui module"

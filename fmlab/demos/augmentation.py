@@ -229,7 +229,7 @@ def summary(m: Metrics) -> Table:
     return Table(plots.SUMMARY,
                  {"run": TRAINING_DATA, "train": plots.TRAIN_ACCURACY, "val": plots.VAL_ACCURACY,
                   "moved": _("moved val accuracy", "移动后验证准确率")},
-                 [{"run": RUN_NAMES[k].en, "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"acc_{k}"], 4),
+                 [{"run": RUN_NAMES[k], "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"acc_{k}"], 4),
                    "moved": round(m[f"moved_acc_{k}"], 4)} for k in RUNS])
 
 

@@ -158,7 +158,7 @@ def summary(m: Metrics, names: dict[str, T]) -> Table:
     return Table(_("Runs", "两组训练"),
                  {"run": plots.RUN, "acc": plots.VAL_ACCURACY, "loss": plots.FINAL_LOSS,
                   "spike": _("max / median gradient norm", "最大/中位梯度范数")},
-                 [{"run": names[k].en, "acc": round(m[f"acc_{k}"], 4), "loss": round(m[f"loss_{k}"], 4),
+                 [{"run": names[k], "acc": round(m[f"acc_{k}"], 4), "loss": round(m[f"loss_{k}"], 4),
                    "spike": round(m[f"spike_{k}"], 1)} for k in RUNS])
 
 

@@ -150,8 +150,9 @@ def final_loss(run: Fit) -> float:
 
 def run_name(init: str, norm: str) -> T:
     """A short label such as "He + BatchNorm"."""
-    plus = _("{init} + {norm}", "{init} + {norm}").format(init=SHORT_NAMES[init], norm=NORM_NAMES[norm])
-    return SHORT_NAMES[init] if norm == "none" else plus
+    if norm == "none":
+        return SHORT_NAMES[init]
+    return same("{init} + {norm}").format(init=SHORT_NAMES[init], norm=NORM_NAMES[norm])
 
 
 def lesson(m: Metrics) -> bool:
@@ -177,7 +178,7 @@ def verdict(cfg: Config, m: Metrics) -> T:
                    "{name} ×{gain:.3g}（理论值 {predicted:.3g}；第 {depth} 层之后标准差 {std:.2g}）")
                  .format(name=SHORT_NAMES[i], gain=m[f"layer_gain_{i}"], std=m[f"act_std_last_{i}"], depth=cfg.depth,
                          predicted=predicted_gain(i, cfg.width, cfg.activation)) for i in cfg.inits)
-    losses = join(_("{name} {loss:.3g}", "{name} {loss:.3g}").format(name=SHORT_NAMES[i], loss=m[f"loss_{i}_none"])
+    losses = join(same("{name} {loss:.3g}").format(name=SHORT_NAMES[i], loss=m[f"loss_{i}_none"])
                   for i in cfg.inits if "none" in cfg.norms)
     worst = {n: max(m[f"loss_{i}_{n}"] if np.isfinite(m[f"loss_{i}_{n}"]) else np.inf for i in cfg.inits)
              for n in cfg.norms if n != "none"}
@@ -234,7 +235,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 
 def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
-    """Per-layer activation std and gradient norm at step 0, and the training loss curves."""
+    along = _("{layer} (input → output)", "{layer}（输入 → 输出）")
     dashes = {run_name(i, n).get(lang): "solid" if n == "none" else "dot" for i, n in probes for lang in ("en", "zh")}
 
     def per_run(values, x: T, y: T, lang: str):
@@ -243,13 +244,13 @@ def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
 
     return [
         Chart(_("Activation std per layer at initialisation", "初始化时各层激活值的标准差"),
-              lambda lang: per_run(lambda p: p.stds, _("hidden layer (input → output)", "隐藏层（输入 → 输出）"),
+              lambda lang: per_run(lambda p: p.stds, along.format(layer=_("hidden layer", "隐藏层")),
                                    _("std (log)", "标准差（对数）"), lang),
               caption=_("Solid: no normalisation; dotted: with it. He stays flat under ReLU; the fixed-std inits "
                         "shrink or grow by the same factor at every layer.",
                         "实线：无归一化；点线：有归一化。ReLU 下 He 初始化保持水平；固定标准差的初始化每层按相同倍数缩小或放大。")),
         Chart(_("Gradient norm per weight matrix at step 0", "第 0 步各权重矩阵的梯度范数"),
-              lambda lang: per_run(lambda p: p.grads, _("weight matrix (input → output)", "权重矩阵（输入 → 输出）"),
+              lambda lang: per_run(lambda p: p.grads, along.format(layer=_("weight matrix", "权重矩阵")),
                                    _("‖∂loss/∂W‖ (log)", "‖∂loss/∂W‖（对数）"), lang)),
         Chart(_("Training loss", "训练损失"),
               lambda lang: per_run(lambda p: p.fit.history["loss"], plots.STEP, plots.LOSS_LOG, lang),
@@ -259,17 +260,16 @@ def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
 
 
 def summary(cfg: Config, probes: dict[tuple[str, str], Probe], m: Metrics) -> Table:
-    """One row per (init, norm): weight std, measured and predicted gain, first and last std, loss, accuracy."""
     g3 = lambda x: float(f"{x:.3g}")  # three significant digits, however small
+    layer_std = _("activation std, layer {k}", "第 {k} 层激活标准差")
     return Table(_("Runs", "各训练组"),
                  {"init": _("initialisation", "初始化"), "norm": _("normalisation", "归一化"),
                   "w_std": _("weight std (formula)", "权重标准差（公式）"),
                   "gain": _("std × per layer, measured", "每层标准差倍数（实测）"),
                   "predicted": _("× per layer, predicted", "每层倍数（理论）"),
-                  "first": _("activation std, layer 1", "第 1 层激活标准差"),
-                  "last": _("activation std, layer {depth}", "第 {depth} 层激活标准差").format(depth=cfg.depth),
+                  "first": layer_std.format(k=1), "last": layer_std.format(k=cfg.depth),
                   "loss": plots.FINAL_LOSS, "acc": plots.VAL_ACCURACY},
-                 [{"init": INIT_NAMES[i].en, "norm": NORM_NAMES[n].en, "w_std": g3(weight_std(i, cfg.width, cfg.width)),
+                 [{"init": INIT_NAMES[i], "norm": NORM_NAMES[n], "w_std": g3(weight_std(i, cfg.width, cfg.width)),
                    "gain": g3(layer_gain(p.stds)), "first": g3(p.stds[0]), "last": g3(p.stds[-1]),
                    "predicted": g3(predicted_gain(i, cfg.width, cfg.activation)) if n == "none" else None,
                    "loss": round(m[f"loss_{i}_{n}"], 4), "acc": round(m[f"acc_{i}_{n}"], 4)}

@@ -154,7 +154,6 @@ CLAIM = Claim(
 
 
 def verdict(cfg: Config, m: Metrics) -> T:
-    """The closed form, batch GD on raw vs standardised x, and how SGD's noise compares with its variants."""
     return sentences(
         _("Closed form: slope {slope:.3f}, intercept {intercept:.3f} (true line 1.5, −3), MSE {mse:.3f}.",
           "闭式解：斜率 {slope:.3f}，截距 {intercept:.3f}（真实直线为 1.5、−3），MSE {mse:.3f}。")
@@ -230,9 +229,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 
 def charts(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray], excess: dict) -> list[Chart]:
-    """Paths on the raw and the standardised contours, and the excess MSE per pass."""
     passes = {v: np.arange(len(path)) / -(-cfg.num // settings[v][1]) for v, path in paths.items()}
-    thin = {v: path[:: max(1, len(path) // 300)] for v, path in paths.items()}  # at most ~300 points per path
     floor = 1e-12  # log axes need positive values; an exact hit is drawn at the floor
     return [
         contours(_("Raw x: batch GD in a narrow valley", "原始 x：批量 GD 在狭长山谷中"), p.x, p.y, p.theta_raw,
@@ -241,7 +238,7 @@ def charts(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray]
                    "intercept trade off along the valley, so progress along it is slow.",
                    "等高线为高出最小值的 MSE（按对数间隔），星号为闭式解。斜率和截距沿山谷此消彼长，沿谷底前进非常缓慢。")),
         contours(_("Standardised x: batch, mini-batch and stochastic GD", "标准化 x：批量、小批量与随机梯度下降"),
-                 p.z, p.y, p.theta_std, {v: thin[v] for v in VARIANTS[1:]},
+                 p.z, p.y, p.theta_std, {v: paths[v] for v in VARIANTS[1:]},
                  _("Round contours: batch GD at step 1/L jumps straight to the star; SGD wanders around it.",
                    "等高线是圆形的：步长 1/L 的批量 GD 一步直达星号；SGD 在其周围游走。")),
         Chart(_("MSE above the closed form, per pass over the data", "高出闭式解的 MSE（按遍历次数）"),
@@ -254,18 +251,15 @@ def charts(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray]
 
 def contours(title: T, x: np.ndarray, y: np.ndarray, theta: np.ndarray, paths: dict[str, np.ndarray],
              caption: T) -> Chart:
-    """The variants' paths (steps, 2) on the MSE contours of feature x, with the optimum theta (2,) starred."""
-    grid = surface(x, y, theta, list(paths.values()))
-
-    def figure(lang: str):
-        return plots.contour_paths(*grid, {VARIANT_NAMES[v].get(lang): path for v, path in paths.items()},
-                                   tuple(theta), lang, axes=AXES)
-
-    return Chart(title, figure, caption=caption)
+    """Each variant's path (at most ~300 of its points) on the MSE contours of feature x; the star is theta (2,)."""
+    thin = {v: path[:: max(1, len(path) // 300)] for v, path in paths.items()}
+    grid = surface(x, y, theta, list(thin.values()))
+    return Chart(title, lambda lang: plots.contour_paths(
+        *grid, {VARIANT_NAMES[v].get(lang): path for v, path in thin.items()}, tuple(theta), lang, axes=AXES),
+        caption=caption)
 
 
 def summary(settings: dict, paths: dict[str, np.ndarray], m: Metrics) -> Table:
-    """One row per variant: examples per step, updates, step, final excess MSE and jitter."""
     return Table(_("Variants", "各方法"),
                  {"variant": plots.METHOD, "batch": _("examples per step", "每步样本数"),
                   "updates": _("updates", "更新次数"), "lr": _("step", "步长"),

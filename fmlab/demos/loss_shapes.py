@@ -183,7 +183,7 @@ def summary(fits: dict[str, Line], m: Metrics) -> Table:
     return Table(_("Fits", "拟合结果"),
                  {"loss": _("loss function", "损失函数"), "slope": _("slope", "斜率"), "intercept": _("intercept", "截距"),
                   "error": _("mean distance to the true line", "与真实直线的平均距离")},
-                 [{"loss": LOSS_NAMES[n].en, "slope": round(a, 3), "intercept": round(b, 3),
+                 [{"loss": LOSS_NAMES[n], "slope": round(a, 3), "intercept": round(b, 3),
                    "error": round(m[f"line_error_{n}"], 3)} for n, (a, b, _h) in fits.items()])
 
 

@@ -229,7 +229,7 @@ def summary(cfg: Config, metrics: Metrics) -> Table:
     return Table(plots.SUMMARY,
                  {"optimizer": _("optimizer", "优化器"), "loss": plots.FINAL_LOSS, "acc": plots.VAL_ACCURACY,
                   "dist": _("distance to surface minimum", "到曲面最小值的距离")},
-                 [{"optimizer": OPTIMIZER_NAMES[n].en, "loss": round(metrics[f"loss_{n}"], 4),
+                 [{"optimizer": OPTIMIZER_NAMES[n], "loss": round(metrics[f"loss_{n}"], 4),
                    "acc": round(metrics[f"val_acc_{n}"], 4), "dist": round(metrics[f"surface_dist_{n}"], 4)}
                   for n in cfg.optimizers])
 

@@ -169,7 +169,7 @@ def charts(trained: dict[str, tuple[PointerNet, Fit]], split: data.Split, exampl
 def summary(trained: dict[str, tuple[PointerNet, Fit]], m: Metrics) -> Table:
     """One row per model: parameter count and val accuracy."""
     return Table(_("Models", "模型"), {"model": plots.MODEL, "params": plots.PARAMETERS, "acc": plots.VAL_ACCURACY},
-                 [{"model": POOL_NAMES[p].en, "params": num_params(model), "acc": round(m[f"acc_{p}"], 4)}
+                 [{"model": POOL_NAMES[p], "params": num_params(model), "acc": round(m[f"acc_{p}"], 4)}
                   for p, (model, _f) in trained.items()])
 
 

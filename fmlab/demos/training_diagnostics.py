@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .. import data, plots
@@ -19,15 +20,14 @@ from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, sil
 from ..fit import Fit, evaluate, fit
 from ..nets import MLP, init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
-from ..text import T, _, sentences
+from ..text import T, _, same, sentences
 
 PROBLEMS = ("lr_high", "lr_low", "overfit", "label_shuffle", "label_noise", "dead_relu")
 NAMES = {"healthy": _("healthy", "正常"), "lr_high": _("learning rate too high", "学习率过高"),
          "lr_low": _("learning rate too low", "学习率过低"), "overfit": _("overfitting", "过拟合"),
          "label_shuffle": _("label-shuffling bug", "标签打乱 bug"), "label_noise": _("30% wrong labels", "30% 错误标签"),
          "dead_relu": _("dead ReLUs", "ReLU 死亡")}
-HIGH_LR_FACTOR = 100  # lr_high: 100× the healthy learning rate
-LOW_LR_FACTOR = 50  # lr_low: 1/50 of it
+LR_FACTOR = {"lr_high": 100, "lr_low": 1 / 50}  # × the healthy learning rate
 SMALL_TRAIN = 64  # overfit: training examples kept...
 OVERFIT_EPOCHS = 10  # ...and ×10 the epochs, so the big net can memorise them
 NOISE = 0.3  # label_noise: share of training labels replaced by random ones
@@ -52,9 +52,7 @@ class Config(DemoConfig):
 
 
 @dataclass(frozen=True)
-class Signals:
-    """The numbers a practitioner reads off a run."""
-
+class Signals:  # the numbers a practitioner reads off a run
     start_loss: float  # training loss at step 1: ≈ ln C for a sane initialisation
     peak_loss: float  # largest training-step loss
     train_loss: float  # final loss on the training set as the run saw it (its labels), in eval mode
@@ -88,16 +86,15 @@ def diagnose(s: Signals) -> str:
     return "healthy"
 
 
+@torch.no_grad()
 def dead_shares(model: MLP, X: Tensor) -> list[float]:
     """Per hidden layer: share of units whose pre-activation is ≤ 0 for every row of X (N, 64)."""
-    outputs: list[Tensor] = []
-    hooks = [layer.register_forward_hook(lambda _m, _i, out: outputs.append(out))
-             for layer in model.linears()[:-1]]  # hidden layers only: the head has no ReLU
-    with torch.no_grad():
-        model(X)
-    for hook in hooks:
-        hook.remove()
-    return [(out <= 0).all(dim=0).float().mean().item() for out in outputs]  # each out: (N, width)
+    shares, h = [], X
+    for layer in model.linears()[:-1]:  # hidden layers only: the head has no ReLU
+        z = layer(h)  # (N, width) pre-activations
+        shares.append((z <= 0).all(dim=0).float().mean().item())
+        h = F.relu(z)  # this MLP has no norm or shortcut between the linear layers
+    return shares
 
 
 def training_set(problem: str, split: data.Split, seed: int) -> tuple[Tensor, Tensor]:
@@ -137,9 +134,8 @@ def train(problem: str, cfg: Config, split: data.Split, report: Report) -> Run:
     """One run of the healthy recipe with `problem` ("healthy" for none) switched on."""
     X, y = training_set(problem, split, cfg.seed)
     model = build(problem, cfg.seed)
-    lr = cfg.lr * (HIGH_LR_FACTOR if problem == "lr_high" else 1 / LOW_LR_FACTOR if problem == "lr_low" else 1)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr * LR_FACTOR.get(problem, 1), momentum=0.9)
     epochs = cfg.epochs * (OVERFIT_EPOCHS if problem == "overfit" else 1)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     result = fit(model, opt, (X, y), epochs=epochs, batch_size=BATCH, val=(split.X_val, split.y_val),
                  seed=cfg.seed, report=report)
     losses = result.history["loss"]
@@ -186,21 +182,19 @@ CLAIM = Claim(
 
 
 def verdict(cfg: Config, healthy: Run, broken: Run, found: dict[str, str], metrics: Metrics) -> T:
-    """The signals of both runs, what diagnose() read from them, and the fix."""
-    h, b = healthy.signals, broken.signals
-    name, read = NAMES[cfg.problem], found[cfg.problem]
+    """The signals of both runs against a sane start, what diagnose() read from them, and the fix."""
+    name, read, c = NAMES[cfg.problem], found[cfg.problem], broken.signals.num_classes
+    signals = _("{run}: step-1 loss {start_loss:.2f}, peak {peak_loss:.3g}, final train loss {train_loss:.3f}, "
+                "validation loss {val_loss:.3f}, accuracy {val_acc:.1%}, dead ReLUs in worst layer {dead_share:.0%}.",
+                "{run}：第 1 步损失 {start_loss:.2f}，峰值 {peak_loss:.3g}，最终训练损失 {train_loss:.3f}，"
+                "验证损失 {val_loss:.3f}，准确率 {val_acc:.1%}，最差隐藏层中死亡的 ReLU 占 {dead_share:.0%}。")
+    roles = {_("Healthy run", "正常组"): healthy, _("Broken run ({name})", "问题组（{name}）").format(name=name): broken}
     return sentences(
-        _("Healthy run: train loss {train:.3f}, validation loss {val:.3f}, accuracy {acc:.1%}.",
-          "正常组：训练损失 {train:.3f}，验证损失 {val:.3f}，准确率 {acc:.1%}。")
-        .format(train=h.train_loss, val=h.val_loss, acc=h.val_acc),
-        _("Broken run ({name}): step-1 loss {start:.2f} (ln {c} = {ln_c:.2f}), peak {peak:.3g}, final train "
-          "{train:.3f}, validation {val:.3f}, accuracy {acc:.1%}, dead ReLUs in the worst layer {dead:.0%}.",
-          "问题组（{name}）：第 1 步损失 {start:.2f}（ln {c} = {ln_c:.2f}），峰值 {peak:.3g}，最终训练损失 {train:.3f}，"
-          "验证损失 {val:.3f}，准确率 {acc:.1%}，最差隐藏层中死亡的 ReLU 占 {dead:.0%}。")
-        .format(name=name, start=b.start_loss, c=b.num_classes, ln_c=math.log(b.num_classes), peak=b.peak_loss,
-                train=b.train_loss, val=b.val_loss, acc=b.val_acc, dead=b.dead_share),
+        _("A sane run starts at ln {c} = {ln_c:.2f}.", "正常的训练从 ln {c} = {ln_c:.2f} 起步。")
+        .format(c=c, ln_c=math.log(c)),
+        *(signals.format(run=role, **{k: getattr(r.signals, k) for k in SIGNAL_NAMES}) for role, r in roles.items()),
         _("It diverged at step {step}.", "它在第 {step} 步发散。").format(step=broken.fit.diverged_at)
-        if b.diverged else None,
+        if broken.signals.diverged else None,
         _("diagnose() named it: {name} — {sign}. Fix: {fix}.", "diagnose() 给出的诊断正确：{name}——{sign}。修正方法：{fix}。")
         .format(name=name, sign=READINGS[read][0], fix=READINGS[read][1]) if read == cfg.problem else
         _("diagnose() read this run as {read}, not {name}.", "diagnose() 把这组判为“{read}”而不是“{name}”。")
@@ -227,11 +221,12 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 def loss_curves(runs: dict[str, Run], lang: str):
     """Each run's training loss per step and validation loss per epoch, on one log axis."""
+    name = _("{run}: {split}", "{run}：{split}")
     series = {}
     for key, r in runs.items():
-        steps, run = range(1, len(r.fit.history["loss"]) + 1), NAMES[key]
-        series[_("{run}: train", "{run}：训练").format(run=run).get(lang)] = (steps, r.fit.history["loss"])
-        series[_("{run}: validation", "{run}：验证").format(run=run).get(lang)] = (r.val_steps, r.fit.history["val_loss"])
+        steps = range(1, len(r.fit.history["loss"]) + 1)
+        series[name.format(run=NAMES[key], split=plots.TRAIN).get(lang)] = (steps, r.fit.history["loss"])
+        series[name.format(run=NAMES[key], split=plots.VALIDATION).get(lang)] = (r.val_steps, r.fit.history["val_loss"])
     return plots.lines_xy(series, plots.STEP, plots.LOSS_LOG, lang, log_y=True)
 
 
@@ -259,9 +254,9 @@ def charts(runs: dict[str, Run], num_classes: int) -> list[Chart]:
 def summary(runs: dict[str, Run], found: dict[str, str]) -> Table:
     """One row per run: its signals and what diagnose() read from them."""
     return Table(_("Signals and diagnosis", "信号与诊断"),
-                 {"run": plots.RUN, **SIGNAL_NAMES, "diagnosis": _("diagnose()", "diagnose()")},
-                 [{"run": NAMES[k].en, **{c: round(getattr(r.signals, c), 4) for c in SIGNAL_NAMES},
-                   "diagnosis": NAMES[found[k]].en} for k, r in runs.items()])
+                 {"run": plots.RUN, **SIGNAL_NAMES, "diagnosis": same("diagnose()")},
+                 [{"run": NAMES[k], **{c: round(getattr(r.signals, c), 4) for c in SIGNAL_NAMES},
+                   "diagnosis": NAMES[found[k]]} for k, r in runs.items()])
 
 
 DEMO = Demo(

@@ -226,13 +226,13 @@ def tables(cfg: Config, speed: dict[str, float], curves: dict[str, Curve]) -> li
         Table(_("Throughput", "吞吐"),
               {"setting": _("setting", "设置"), "samples_s": SAMPLES_S,
                "vs_small": _("× batch {b}", "相对批量 {b} 的倍数").format(b=cfg.small_batch)},
-              [{"setting": setting_names[k].en, "samples_s": round(v), "vs_small": round(v / speed["small"], 2)}
+              [{"setting": setting_names[k], "samples_s": round(v), "vs_small": round(v / speed["small"], 2)}
                for k, v in speed.items()]),
         Table(_("Time to accuracy", "达到目标准确率的时间"),
               {"recipe": _("recipe", "配方"), "epochs": _("epochs", "轮数"), "samples": _("examples seen", "已见样本数"),
                "seconds": _("seconds", "秒"), "acc": _("final val accuracy", "最终验证准确率"),
                "reached": _("reached target", "是否达标")},
-              [{"recipe": names[k].en, "epochs": len(c.val_acc), "samples": c.samples[-1],
+              [{"recipe": names[k], "epochs": len(c.val_acc), "samples": c.samples[-1],
                 "seconds": round(c.seconds[-1], 3), "acc": round(c.val_acc[-1], 4), "reached": c.reached}
                for k, c in curves.items()]),
     ]

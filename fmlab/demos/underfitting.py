@@ -257,7 +257,7 @@ def summary(cfg: Config, m: Metrics) -> Table:
     return Table(plots.SUMMARY,
                  {"model": plots.MODEL, "train": plots.TRAIN_ACCURACY, "val": plots.VAL_ACCURACY,
                   "gap": _("train − val", "训练 − 验证")},
-                 [{"model": name.en, "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"val_acc_{k}"], 4),
+                 [{"model": name, "train": round(m[f"train_acc_{k}"], 4), "val": round(m[f"val_acc_{k}"], 4),
                    "gap": round(m[f"train_acc_{k}"] - m[f"val_acc_{k}"], 4)} for k, name in model_names(cfg).items()])
 
 

@@ -220,7 +220,7 @@ def charts(cfg: Config, m: Metrics, models: dict[tuple[str, float], nn.Module]) 
 
 def tables(cfg: Config, m: Metrics) -> list[Table]:
     """The λ sweep per optimizer, and the update-rule comparisons."""
-    rows = [{"optimizer": SHORT[o].en, "lam": lam, "norm": round(m[f"norm_{key(o, lam)}"], 3),
+    rows = [{"optimizer": SHORT[o], "lam": lam, "norm": round(m[f"norm_{key(o, lam)}"], 3),
              "train": round(m[f"train_acc_{key(o, lam)}"], 3), "val": round(m[f"val_acc_{key(o, lam)}"], 3),
              "quiet": round(m[f"quiet_{key(o, lam)}"], 4)} for o in OPTIMIZERS for lam in sorted(cfg.lambdas)]
     return [

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from fmlab.demos import gradient_clipping as demo
 

@@ -104,7 +104,7 @@ class Claim:
     """
 
     text: T
-    holds: Callable[[Metrics], bool]
+    holds: Callable[[Metrics], bool | None]
     fragile: T | None = None
 
     def check(self, metrics: Metrics) -> bool | None:

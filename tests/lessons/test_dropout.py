@@ -24,9 +24,8 @@ def metrics(result):
     return result.metrics
 
 
-def test_the_claim_holds_at_the_defaults(result):
-    assert dropout.CLAIM.check(result.metrics) is True
-    assert dropout.CLAIM.text.en in result.verdict.en and dropout.CLAIM.text.zh in result.verdict.zh
+def test_the_claim_holds_at_the_defaults(result, shows_claim):
+    shows_claim(dropout.CLAIM, result)
 
 
 def test_the_claim_needs_p_0_and_p_0_5_and_a_real_gain():

@@ -28,10 +28,9 @@ def test_accuracy_saturates_and_a_far_smaller_member_is_enough(result):
     assert m[f"acc_d1_w{smallest}"] < m["best_acc"] - 0.03  # size does matter at first
 
 
-def test_the_claim_holds_at_the_defaults(result):
+def test_the_claim_holds_at_the_defaults(result, shows_claim):
     _cfg, r = result
-    assert model_family.CLAIM.check(r.metrics) is True
-    assert model_family.CLAIM.text.en in r.verdict.en and model_family.CLAIM.text.zh in r.verdict.zh
+    shows_claim(model_family.CLAIM, r)
 
 
 def test_the_claim_needs_a_grid_that_spans_4x_in_size():

@@ -19,10 +19,8 @@ def metrics(problem: str) -> dict[str, float]:
     return result(problem).metrics
 
 
-def test_the_claim_holds_at_the_defaults():
-    r = result(td.Config().problem)
-    assert td.CLAIM.check(r.metrics) is True
-    assert td.CLAIM.text.en in r.verdict.en and td.CLAIM.text.zh in r.verdict.zh
+def test_the_claim_holds_at_the_defaults(shows_claim):
+    shows_claim(td.CLAIM, result(td.Config().problem))
 
 
 def test_the_claim_fails_when_either_run_is_misread():

@@ -1,4 +1,4 @@
-"""What a model costs and which models are worth it: measured latency and the Pareto front."""
+"""What a model costs and which models are worth it: measured latency, the Pareto front, the cheapest good one."""
 from __future__ import annotations
 
 import time
@@ -18,6 +18,15 @@ def pareto_front(costs: list[float], scores: list[float]) -> list[bool]:
                 front[i] = scores[i] == top
             best_cheaper = top
     return front
+
+
+def cheapest_within(costs: list[float], scores: list[float], tolerance: float) -> int:
+    """Index of the cheapest point scoring within `tolerance` of the best; among equal costs, the better score.
+
+    It is always on the Pareto front: anything cheaper scores lower, by more than `tolerance`.
+    """
+    best = max(scores)
+    return min((i for i, s in enumerate(scores) if s >= best - tolerance), key=lambda i: (costs[i], -scores[i]))
 
 
 def synchronize(device: torch.device) -> None:

@@ -4,6 +4,8 @@ For SGD, `weight_decay=λ` is the gradient of a (λ/2)‖W‖² penalty, so the 
 Adam rescales that λW term by 1/√v̂ with the rest of the gradient (coupled L2); AdamW shrinks the
 weights by ηλ outside the adaptive step (decoupled). `adam_step` writes both by hand, and
 `update_rule_gaps` trains identical copies under each rule to show which coincide.
+The difference is starkest on a weight no data gradient reaches (fed by an input that is always 0):
+AdamW leaves exactly (1 − ηλ)^steps of it, while Adam's 1/√v̂ turns λw into a step of about η.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .penalties import l2_penalty
 
 CHECK_LAMBDA, CHECK_STEPS = 0.01, 30  # PyTorch's AdamW default λ; a short full-batch run
 # metric name: (rule, rule it is compared with, what the comparison shows a reader)
@@ -24,9 +28,24 @@ CHECKS = {"sgd_penalty_vs_weight_decay": ("sgd+penalty", "sgd(wd)", "SGD + (λ/2
                                            "Adam(weight_decay=λ) vs an Adam step on g + λw by hand")}
 
 
-def l2_penalty(model: nn.Module) -> Tensor:
-    """½·Σ‖W‖² over the weight matrices (biases excluded): its gradient is W itself."""
-    return sum(0.5 * p.pow(2).sum() for p in model.parameters() if p.ndim > 1)
+def flat_weights(model: nn.Module) -> Tensor:
+    """Every weight-matrix entry (what decays; biases excluded), flattened on the CPU: (num_weights,)."""
+    return torch.cat([p.detach().flatten().cpu() for p in model.parameters() if p.ndim > 1])
+
+
+def unreached_inputs(X: Tensor) -> Tensor:
+    """(D,) mask of the input features that are 0 in every row of X (N, D): no data gradient reaches their weights."""
+    return X.abs().sum(dim=0) == 0
+
+
+def unreached_size(layer: nn.Linear, unreached: Tensor) -> float:
+    """Mean |w| of the weights of `layer` fed by the `unreached` inputs; NaN if there are none."""
+    return layer.weight.detach().cpu()[:, unreached].abs().mean().item()  # of (out_features, num_unreached)
+
+
+def decoupled_shrink(lr: float, lam: float, steps: int) -> float:
+    """The share of a weight no data gradient reaches that AdamW keeps after `steps` steps: (1 − ηλ)^steps."""
+    return (1 - lr * lam) ** steps
 
 
 def decay_groups(model: nn.Module, lam: float) -> list[dict]:

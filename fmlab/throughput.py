@@ -3,11 +3,13 @@
 `train_step` executes one optimizer step with a batch size, channels-last, autocast or gradient
 accumulation; `samples_per_second` times it on whatever device the tensors live on;
 `accumulated_grads` and `autocast_dtypes` check that accumulation and autocast compute what they
-claim to; `time_to_accuracy` trains until a validation accuracy is reached, timing each epoch.
+claim to; `time_to_accuracy` trains until a validation accuracy is reached, timing each epoch;
+`scaled_lr` grows the learning rate with the batch so a big batch needs fewer epochs.
 """
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from torch import Tensor, nn
 
 from .demo import Report, silent
 from .fit import Fit, fit
-from .text import T, _
+from .text import T, _, same
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
@@ -133,6 +135,32 @@ def samples_per_second(setting: Setting, model: nn.Module, X: Tensor, y: Tensor,
     return setting.batch / statistics.median(times)
 
 
+def machine(device: torch.device) -> T:
+    """What a timing ran on: "cpu, 4 thread(s)" (there the intra-op threads set the speed) or "cuda"."""
+    if device.type != "cpu":
+        return same(device.type)
+    return _("{device}, {n} thread(s)", "{device}，{n} 个线程").format(device=device.type, n=torch.get_num_threads())
+
+
+LR_RULES = {"sqrt": math.sqrt, "linear": float}  # k -> the factor the learning rate grows by for a k× batch
+
+
+def scaled_lr(lr: float, k: int, rule: str) -> float:
+    """The learning rate for a k× larger batch: lr·√k ("sqrt": each update's gradient noise keeps its variance)
+    or lr·k ("linear": one big step stands in for k small ones, Goyal et al. 2017)."""
+    return lr * LR_RULES[rule](k)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a time-to-accuracy run trains: examples per step and learning rate."""
+
+    batch: int
+    lr: float
+
+    @property
+    def name(self) -> T:
+        return _("batch {batch}, lr {lr:.3g}", "批量 {batch}，lr {lr:.3g}").format(batch=self.batch, lr=self.lr)
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Dropout: random zeroing in training, a regulariser that narrows the train/validation gap.
 
 In train mode dropout zeroes each activation with probability p and scales the survivors by
-1/(1 − p) ("inverted" dropout), so the expected activation is unchanged and eval mode simply
-passes activations through; `inverted_dropout` writes out what `nn.Dropout(p)` computes. A wide
-MLP learns 300 digits, 30% of whose training labels were replaced by random ones. Without
+1/(1 − p), so eval mode simply passes activations through (`fmlab.dropout_layer` writes it by hand).
+A wide MLP learns 300 digits, 30% of whose training labels were replaced by random ones. Without
 dropout it memorises the wrong labels; with p = 0.5 no unit can rely on its partners, the net
 fits the shared pattern and the gap closes; p = 0.9 throws away so much that it underfits.
 `model.train()` / `model.eval()` switch dropout on and off: `torch.no_grad()` does not.
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
+from ..dropout_layer import Dropout, inverted_dropout, mask_stats, true_class_probability
 from ..fit import Fit, evaluate, fit, seeded_global_rng
 from ..nets import init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
@@ -44,31 +44,6 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-def inverted_dropout(x: Tensor, p: float, generator: torch.Generator | None = None,
-                     training: bool = True) -> Tensor:
-    """Dropout by hand: in training keep each entry with probability 1 − p and scale it by 1/(1 − p); else x.
-
-    The same draw and arithmetic as `F.dropout` on the CPU: with the generator in the same state, the same output.
-    """
-    if not training or p == 0:
-        return x
-    if p >= 1:
-        return torch.zeros_like(x)
-    keep = torch.empty_like(x).bernoulli_(1 - p, generator=generator)  # same shape as x: 1 = kept, 0 = dropped
-    return x * (keep / (1 - p))  # E[keep / (1 − p)] = 1: the expected activation is unchanged
-
-
-class Dropout(nn.Module):
-    """nn.Dropout(p) written with `inverted_dropout`: random in train mode, the identity in eval mode."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        return inverted_dropout(x, self.p, training=self.training)  # masks from torch's global generator
-
-
 def mlp(p: float, width: int, seed: int) -> nn.Sequential:
     """64 -> width -> width -> 10, with dropout after each hidden activation (never on the logits)."""
     model = nn.Sequential(nn.Linear(64, width), nn.ReLU(), Dropout(p),
@@ -91,17 +66,6 @@ def train(p: float, cfg: Config, X: Tensor, y: Tensor, val: tuple[Tensor, Tensor
         result = fit(model, opt, (X, y), epochs=cfg.epochs, batch_size=50, val=val, seed=cfg.seed, report=report,
                      on_epoch=track)
     return model, result
-
-
-@torch.no_grad()
-def true_class_probability(model: nn.Module, x: Tensor, label: int, passes: int, training: bool) -> Tensor:
-    """P(label) for one input x (1, 64) over `passes` forward passes, all under no_grad: (passes,)."""
-    was_training = model.training
-    model.train(training)
-    device = next(model.parameters()).device
-    probs = torch.stack([model(x.to(device)).softmax(dim=1)[0, label] for _ in range(passes)])
-    model.train(was_training)
-    return probs.cpu()
 
 
 def key(p: float) -> str:
@@ -144,9 +108,7 @@ def train_eval_switch(model: nn.Module, split: data.Split, seed: int) -> tuple[T
 def mean_check(model: nn.Sequential, p: float, split: data.Split, seed: int) -> Metrics:
     """`inverted_dropout` on the net's first hidden activations: the share of them zeroed, and the mean kept."""
     h = model[1](model[0](split.X_val.to(next(model.parameters()).device))).cpu()  # (N_val, width)
-    out = inverted_dropout(h, p, torch.Generator().manual_seed(seed))  # (N_val, width)
-    return {"dropped_share": (((out == 0) & (h != 0)).sum() / (h != 0).sum()).item(),
-            "mean_ratio": (out.mean() / h.mean()).item()}
+    return mask_stats(h, inverted_dropout(h, p, torch.Generator().manual_seed(seed)))
 
 
 def lesson(m: Metrics) -> bool | None:

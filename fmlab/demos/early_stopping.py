@@ -1,23 +1,20 @@
 """Overfitting, early stopping with patience and best-checkpoint restore, learning curves, K-fold.
 
-A big MLP on 200 handwritten digits, a fifth of their labels replaced by random digits, keeps
-driving its training loss down by memorising the wrong labels; its validation loss falls, bottoms out and rises
-again. Early stopping watches the validation loss after every epoch, keeps a copy of the best
-weights, stops after `patience` epochs without improvement and restores that copy. A learning
-curve shows the train–validation gap closing as data grows, and K-fold cross-validation
-estimates accuracy from every example; both measure overfitting, neither prevents it.
+A big MLP on 200 handwritten digits, a fifth of their labels replaced by random digits, memorises the wrong
+labels: its training loss keeps falling while its validation loss bottoms out and rises again. Early stopping
+(`fmlab.overfitting`) stops after `patience` epochs without a new best and restores the best epoch's weights.
+A learning curve (the train–validation gap closes as data grows) and K-fold cross-validation (accuracy
+estimated from every example) measure overfitting; neither prevents it.
 """
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import data, plots
+from .. import data, overfitting, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
 from ..nets import MLP, init_weights
@@ -25,8 +22,7 @@ from ..params import DemoConfig, lr_param, param, seed_param
 from ..text import T, _, sentences
 
 NUM_TRAIN, NUM_VAL = 200, 400  # training and validation examples; the rest of the digits are the test set
-CURVE_SIZES = (100, 200, 400, 800)  # training-set sizes for the learning curve
-CURVE_EPOCHS = 15
+CURVE_SIZES, CURVE_EPOCHS = (100, 200, 400, 800), 15  # the learning curve's training-set sizes, and its epochs
 NO_STOPPING = _("no early stopping", "不早停")
 PATIENCE = _("patience {p}", "patience {p}")  # a run's name: PATIENCE.format(p=10)
 FOLD = _("fold {j}", "第 {j} 折")
@@ -52,72 +48,27 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-class EarlyStopping:
-    """fit(on_epoch=...) hook: stop after `patience` epochs without a new best validation loss.
-
-    Keeps a deep copy of the best epoch's state_dict; `restore(model)` loads it back.
-    """
-
-    def __init__(self, patience: int):
-        self.patience = patience
-        self.best_loss, self.best_epoch = math.inf, 0
-        self.best_state: dict[str, Tensor] | None = None
-        self.stopped_at: int | None = None
-
-    def __call__(self, epoch: int, run: Fit, model: nn.Module) -> bool:
-        loss = run.history["val_loss"][-1]  # fit(val=...) has just evaluated this epoch
-        if loss < self.best_loss:
-            self.best_loss, self.best_epoch = loss, epoch
-            self.best_state = copy.deepcopy(model.state_dict())  # a copy: training goes on changing the weights
-        elif epoch - self.best_epoch >= self.patience:
-            self.stopped_at = epoch
-            return True
-        return False
-
-    def restore(self, model: nn.Module) -> nn.Module:
-        model.load_state_dict(self.best_state)
-        return model
-
-
-def noisy(y: Tensor, share: float, g: torch.Generator) -> Tensor:
-    """Replace a random `share` of the labels by uniformly random digits (some land on the right one)."""
-    replace = torch.rand(len(y), generator=g) < share
-    return torch.where(replace, torch.randint(0, 10, y.shape, generator=g), y)
-
-
-def kfold(num: int, k: int) -> list[tuple[Tensor, Tensor]]:
-    """(train indices, validation indices) for k contiguous folds; the first num % k folds get one extra.
-
-    The rows are already in random order (data.digits shuffles), so contiguous folds are random folds.
-    """
-    rows = torch.arange(num)
-    return [(rows[~torch.isin(rows, val)], val) for val in rows.tensor_split(k)]  # tensor_split sizes as KFold
-
-
 @dataclass(frozen=True)
 class Sets:
-    """The training set (its first NUM_TRAIN rows of `pool`), noisy validation labels and a clean test set."""
+    """Noisy training and validation labels (they share the labeller's errors) and a clean test set."""
 
-    X_pool: Tensor  # (858, 64): training sets of every size are drawn from here
-    y_pool: Tensor  # (858,), noisy
-    val: tuple[Tensor, Tensor]  # (NUM_VAL, 64), (NUM_VAL,), noisy like the training labels
+    pool: tuple[Tensor, Tensor]  # (858, 64), (858,): training sets of every size are drawn from here
+    train: tuple[Tensor, Tensor]  # (NUM_TRAIN, 64), (NUM_TRAIN,): the pool's first rows
+    val: tuple[Tensor, Tensor]  # (NUM_VAL, 64), (NUM_VAL,)
     test: tuple[Tensor, Tensor]  # the 30% "val" part of data.digits, clean labels
-
-    @property
-    def train(self) -> tuple[Tensor, Tensor]:
-        return self.X_pool[:NUM_TRAIN], self.y_pool[:NUM_TRAIN]
 
 
 def sets(cfg: Config) -> Sets:
-    """Digits with `label_noise` of the training and validation labels replaced: they share the labeller's errors."""
+    """Digits with `label_noise` of the training and validation labels replaced by random digits."""
     split = data.digits(seed=cfg.seed)
-    y = noisy(split.y_train, cfg.label_noise, torch.Generator().manual_seed(cfg.seed))
-    return Sets(split.X_train[NUM_VAL:], y[NUM_VAL:], (split.X_train[:NUM_VAL], y[:NUM_VAL]),
+    y = overfitting.noisy_labels(split.y_train, cfg.label_noise, 10, torch.Generator().manual_seed(cfg.seed))
+    X_pool, y_pool = split.X_train[NUM_VAL:], y[NUM_VAL:]
+    return Sets((X_pool, y_pool), (X_pool[:NUM_TRAIN], y_pool[:NUM_TRAIN]), (split.X_train[:NUM_VAL], y[:NUM_VAL]),
                 (split.X_val, split.y_val))
 
 
-def train(cfg: Config, X: Tensor, y: Tensor, epochs: int, report: Report,
-          val: tuple[Tensor, Tensor] | None = None, stopper: EarlyStopping | None = None) -> tuple[MLP, Fit]:
+def train(cfg: Config, X: Tensor, y: Tensor, epochs: int, report: Report, val: tuple[Tensor, Tensor] | None = None,
+          stopper: overfitting.EarlyStopping | None = None) -> tuple[MLP, Fit]:
     """The same MLP, the same initial weights, Adam, mini-batches of 50."""
     model = init_weights(MLP(64, 10, width=cfg.width, depth=1), cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -128,20 +79,18 @@ def train(cfg: Config, X: Tensor, y: Tensor, epochs: int, report: Report,
 def stopping_runs(cfg: Config, s: Sets, report: Report, stages: int) -> tuple[Metrics, Fit]:
     """Train to the end, with patience `cfg.patience` (then restore its best epoch) and with patience 0."""
     full_model, full = train(cfg, *s.train, cfg.max_epochs, part(report, NO_STOPPING, 0, stages), s.val)
-    stopper = EarlyStopping(cfg.patience)
+    stopper, zero = overfitting.EarlyStopping(cfg.patience), overfitting.EarlyStopping(0)
     model, stopped = train(cfg, *s.train, cfg.max_epochs, part(report, PATIENCE.format(p=cfg.patience), 1, stages),
                            s.val, stopper)
     at_stop = evaluate(model, *s.test)["acc"]
     stopper.restore(model)
-    zero = EarlyStopping(0)
     train(cfg, *s.train, cfg.max_epochs, part(report, PATIENCE.format(p=0), 2, stages), s.val, zero)
     val_losses = full.history["val_loss"]
     return {
         "best_epoch": float(stopper.best_epoch),
         "stop_epoch": float(stopper.stopped_at or len(stopped.history["val_loss"])),
-        "stop_epoch_p0": float(zero.stopped_at or len(val_losses)),
-        "best_val_loss": stopper.best_loss, "min_val_loss_full_run": min(val_losses),
-        "best_epoch_full_run": float(int(np.argmin(val_losses)) + 1),
+        "stop_epoch_p0": float(zero.stopped_at or len(val_losses)), "best_val_loss": stopper.best_loss,
+        "min_val_loss_full_run": min(val_losses), "best_epoch_full_run": float(int(np.argmin(val_losses)) + 1),
         "restored_val_loss": evaluate(model, *s.val)["loss"], "last_val_loss": val_losses[-1],
         "last_train_loss": evaluate(full_model, *s.train)["loss"],
         "test_acc_restored": evaluate(model, *s.test)["acc"], "test_acc_at_stop": at_stop,
@@ -151,27 +100,24 @@ def stopping_runs(cfg: Config, s: Sets, report: Report, stages: int) -> tuple[Me
 
 def learning_curve(cfg: Config, s: Sets, report: Report, stages: int) -> Metrics:
     """The same recipe on more data (fixed epochs, no early stopping): train and validation accuracy per size."""
+    def train_first(X: Tensor, y: Tensor, i: int) -> nn.Module:
+        run_name = _("{n} examples", "{n} 个样本").format(n=len(X))
+        return train(cfg, X, y, min(CURVE_EPOCHS, cfg.max_epochs), part(report, run_name, 3 + i, stages))[0]
+
     m: Metrics = {}
-    for i, size in enumerate(CURVE_SIZES):
-        X_n, y_n = s.X_pool[:size], s.y_pool[:size]
-        run_name = _("{n} examples", "{n} 个样本").format(n=size)
-        model, _r = train(cfg, X_n, y_n, min(CURVE_EPOCHS, cfg.max_epochs), part(report, run_name, 3 + i, stages))
-        m[f"lc_train_acc_n{size}"] = evaluate(model, X_n, y_n)["acc"]
-        m[f"lc_val_acc_n{size}"] = evaluate(model, *s.val)["acc"]
-        m[f"lc_gap_n{size}"] = m[f"lc_train_acc_n{size}"] - m[f"lc_val_acc_n{size}"]
+    for n, (train_acc, val_acc) in overfitting.learning_curve(train_first, *s.pool, CURVE_SIZES, s.val).items():
+        m |= {f"lc_train_acc_n{n}": train_acc, f"lc_val_acc_n{n}": val_acc, f"lc_gap_n{n}": train_acc - val_acc}
     return m
 
 
 def kfold_estimate(cfg: Config, s: Sets, epochs: int, report: Report, stages: int) -> tuple[Metrics, list[float]]:
     """K-fold accuracy of the recipe "train for `epochs`", and that recipe's accuracy on the validation set."""
-    X, y = s.train
-    accs = []
-    for j, (tr, va) in enumerate(kfold(NUM_TRAIN, cfg.folds)):
-        fold_report = part(report, FOLD.format(j=j + 1), 3 + len(CURVE_SIZES) + j, stages)
-        model, _r = train(cfg, X[tr], y[tr], epochs, fold_report)
-        accs.append(evaluate(model, X[va], y[va])["acc"])
+    def train_fold(X: Tensor, y: Tensor, j: int) -> nn.Module:
+        return train(cfg, X, y, epochs, part(report, FOLD.format(j=j + 1), 3 + len(CURVE_SIZES) + j, stages))[0]
+
+    accs = overfitting.cross_val_accuracy(train_fold, *s.train, cfg.folds)
     return {"kfold_mean_acc": float(np.mean(accs)), "kfold_std_acc": float(np.std(accs)),
-            "val_acc_kfold_recipe": evaluate(train(cfg, X, y, epochs, silent)[0], *s.val)["acc"]}, accs
+            "val_acc_kfold_recipe": evaluate(train(cfg, *s.train, epochs, silent)[0], *s.val)["acc"]}, accs
 
 
 def lesson(m: Metrics) -> bool:
@@ -244,14 +190,10 @@ def rules(cfg: Config, m: Metrics) -> list[tuple[T, int, int, float]]:
 
 def epoch_losses(full: Fit, best: int, stop: int, lang: str):
     """Per-epoch training loss (mean over the epoch's steps) and validation loss, with the best and stop epochs."""
-    epochs = len(full.history["val_loss"])
-    steps = len(full.history["loss"]) // epochs
-    train_loss = np.asarray(full.history["loss"][:epochs * steps]).reshape(epochs, steps).mean(axis=1)  # (epochs,)
-    fig = plots.curves({plots.TRAIN.get(lang): train_loss, plots.VALIDATION.get(lang): full.history["val_loss"]},
-                       plots.EPOCH, plots.CROSS_ENTROPY, lang)
-    fig.add_vline(x=best, line_dash="dot", line_color="#2ca02c")
-    fig.add_vline(x=stop, line_dash="dash", line_color="#7f7f7f")
-    return fig
+    fig = plots.curves({plots.TRAIN.get(lang): overfitting.train_loss_per_epoch(full),
+                        plots.VALIDATION.get(lang): full.history["val_loss"]}, plots.EPOCH, plots.CROSS_ENTROPY, lang)
+    return (fig.add_vline(x=best, line_dash="dot", line_color="#2ca02c")
+            .add_vline(x=stop, line_dash="dash", line_color="#7f7f7f"))
 
 
 def charts(cfg: Config, full: Fit, m: Metrics, fold_accs: list[float]) -> list[Chart]:

@@ -1,11 +1,9 @@
 """Weight initialisation and normalisation, seen through per-layer activation and gradient statistics.
 
-A linear layer multiplies the variance of its input by about fan_in · Var(w); ReLU then keeps half of it.
-So with Var(w) = 2 / fan_in (Kaiming/He) the signal keeps its size through any depth, while a fixed small
-std (0.01) shrinks it by the same factor at every layer until it vanishes, and std 1 blows it up. Xavier's
-Var(w) = 2 / (fan_in + fan_out) suits tanh; under ReLU it loses half the variance at every layer. A
-BatchNorm or LayerNorm after every linear layer re-scales each layer's output to unit variance, so the
-forward signal no longer depends on the weight scale (which still sets each SGD step's relative size).
+Each hidden layer multiplies the activation std by √(fan_in · Var(w) · ½) under ReLU (see `initialisation`):
+He keeps it at 1, a fixed small std shrinks the signal until it vanishes, std 1 blows it up. A BatchNorm or
+LayerNorm after every linear layer re-scales each layer's output to unit variance, so the forward signal no
+longer depends on the weight scale (which still sets each SGD step's relative size).
 """
 from __future__ import annotations
 
@@ -14,16 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
+from ..initialisation import (INITS, DeepMLP, activation_stds, gradient_norms, initialise, layer_gain, predicted_gain,
+                              weight_std)
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, join, same, sentences
 
-INITS = ("small", "xavier", "he", "large", "pytorch")
 INIT_NAMES = {"small": _("N(0, 0.01²), too small", "N(0, 0.01²)，过小"), "xavier": _("Xavier-uniform", "Xavier 均匀分布"),
               "he": _("Kaiming/He-normal", "Kaiming/He 正态分布"), "large": _("N(0, 1), too large", "N(0, 1)，过大"),
               "pytorch": _("PyTorch's nn.Linear default", "PyTorch nn.Linear 默认初始化")}
@@ -57,84 +55,13 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-def weight_std(init: str, fan_in: int, fan_out: int) -> float:
-    """The standard deviation each initialisation gives a weight, from its formula."""
-    return {"small": 0.01, "large": 1.0,
-            "xavier": math.sqrt(2 / (fan_in + fan_out)),  # Glorot: keeps the variance for a linear/tanh layer
-            "he": math.sqrt(2 / fan_in),  # Kaiming: the 2 makes up for ReLU zeroing half its inputs
-            "pytorch": math.sqrt(1 / (3 * fan_in))}[init]  # kaiming_uniform_(a=√5): uniform on ±1/√fan_in
-
-
-def predicted_gain(init: str, width: int, activation: str) -> float:
-    """Factor by which the activation std changes per hidden layer: √(fan_in · Var(w) · ½ for ReLU).
-    For tanh this is the small-signal value (tanh(z) ≈ z); a saturated tanh stays near 1 instead."""
-    keep = 0.5 if activation == "relu" else 1.0  # ReLU passes half of a symmetric input's second moment
-    return math.sqrt(width * weight_std(init, width, width) ** 2 * keep)
-
-
-def layer_gain(stds: list[float]) -> float:
-    """Geometric mean of std(layer k+1) / std(layer k) over the hidden layers after the first."""
-    ratios = np.array(stds[1:]) / np.maximum(np.array(stds[:-1]), 1e-38)
-    return float(np.exp(np.log(np.maximum(ratios, 1e-38)).mean())) if len(ratios) else float("nan")
-
-
-def initialise(layer: nn.Linear, init: str, g: torch.Generator) -> None:
-    """Set a linear layer's weights with torch.nn.init (from generator g) and its bias to 0."""
-    w = layer.weight  # (fan_out, fan_in)
-    if init == "xavier":
-        nn.init.xavier_uniform_(w, generator=g)
-    elif init == "he":
-        nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
-    elif init == "pytorch":
-        nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)
-    else:
-        nn.init.normal_(w, std=weight_std(init, w.shape[1], w.shape[0]), generator=g)
-    nn.init.zeros_(layer.bias)
-
-
-class DeepMLP(nn.Module):
-    """`depth` × (Linear -> optional norm -> activation), then a linear output layer."""
-
-    def __init__(self, in_dim: int, out_dim: int, depth: int, width: int, norm: str, activation: str):
-        super().__init__()
-        self.linears = nn.ModuleList(nn.Linear(in_dim if i == 0 else width, width) for i in range(depth))
-        make_norm = {"none": nn.Identity, "batchnorm": nn.BatchNorm1d, "layernorm": nn.LayerNorm}[norm]
-        self.norms = nn.ModuleList(make_norm(width) for _ in range(depth))
-        self.act = torch.relu if activation == "relu" else torch.tanh
-        self.head = nn.Linear(width, out_dim)
-
-    def hidden(self, x: Tensor) -> list[Tensor]:
-        """Every hidden layer's output, input to output: depth × (B, width)."""
-        outs = []
-        for linear, norm in zip(self.linears, self.norms):
-            outs.append(x := self.act(norm(linear(x))))
-        return outs
-
-    def forward(self, x: Tensor) -> Tensor:  # (B, in_dim) -> (B, out_dim)
-        return self.head(self.hidden(x)[-1])
-
-
 def build(init: str, norm: str, cfg: Config, in_dim: int) -> DeepMLP:
+    """The (init, norm) network: every linear layer initialised in turn from one generator seeded by cfg.seed."""
     model = DeepMLP(in_dim, 10, cfg.depth, cfg.width, norm, cfg.activation)
     g = torch.Generator().manual_seed(cfg.seed)
-    for layer in [*model.linears, model.head]:
+    for layer in model.weight_layers():
         initialise(layer, init, g)
     return model
-
-
-@torch.no_grad()
-def activation_stds(model: DeepMLP, X: Tensor) -> list[float]:
-    """Std of each hidden layer's output over a batch, at the current weights (BatchNorm uses batch statistics)."""
-    return [h.std().item() for h in model.hidden(X)]
-
-
-def gradient_norms(model: DeepMLP, X: Tensor, y: Tensor) -> list[float]:
-    """‖∂loss/∂W‖ of every weight matrix, input to output, for one batch."""
-    model.zero_grad()
-    F.cross_entropy(model(X), y).backward()
-    norms = [layer.weight.grad.norm().item() for layer in [*model.linears, model.head]]
-    model.zero_grad()
-    return norms
 
 
 def standardise(split: data.Split) -> tuple[Tensor, Tensor]:
@@ -235,6 +162,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 
 def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
+    """Per-layer activation std and gradient norm at step 0, and the training loss, one line per run."""
     along = _("{layer} (input → output)", "{layer}（输入 → 输出）")
     dashes = {run_name(i, n).get(lang): "solid" if n == "none" else "dot" for i, n in probes for lang in ("en", "zh")}
 
@@ -260,6 +188,7 @@ def charts(probes: dict[tuple[str, str], Probe]) -> list[Chart]:
 
 
 def summary(cfg: Config, probes: dict[tuple[str, str], Probe], m: Metrics) -> Table:
+    """One row per run: the weight std and per-layer gain, formula against measurement, and how it trained."""
     g3 = lambda x: float(f"{x:.3g}")  # three significant digits, however small
     layer_std = _("activation std, layer {k}", "第 {k} 层激活标准差")
     return Table(_("Runs", "各训练组"),

@@ -13,13 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .. import plots
-from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
-from ..fit import fit
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
+from ..least_squares import closed_form, condition, descend, hessian, mse
 from ..params import DemoConfig, epochs_param, param, seed_param
 from ..text import T, _, join, sentences
 
@@ -60,78 +57,56 @@ def make_data(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     return x, TRUE_SLOPE * x + TRUE_INTERCEPT + cfg.noise * rng.standard_normal(cfg.num)
 
 
-def design(x: np.ndarray) -> np.ndarray:
-    """A = [x, 1] (N, 2): the column of ones carries the intercept."""
-    return np.c_[x, np.ones_like(x)]
+@dataclass(frozen=True)
+class Problem:
+    """The data, its standardised feature z = (x − mean) / std, and the closed-form optimum (2,) on each."""
+
+    x: np.ndarray  # (N,)
+    y: np.ndarray  # (N,)
+    z: np.ndarray  # (N,)
+    theta_raw: np.ndarray  # (2,)
+    theta_std: np.ndarray  # (2,)
 
 
-def closed_form(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(slope, intercept) from the normal equations AᵀA θ = Aᵀy, solved without forming an inverse."""
-    A = design(x)
-    return np.linalg.solve(A.T @ A, A.T @ y)
+def problem(cfg: Config) -> Problem:
+    """Draw the data and solve it in closed form on the raw and the standardised feature."""
+    x, y = make_data(cfg)
+    z = (x - x.mean()) / x.std()
+    return Problem(x, y, z, closed_form(x, y), closed_form(z, y))
 
 
-def hessian(x: np.ndarray) -> np.ndarray:
-    """Hessian of the MSE mean((A θ − y)²) with respect to θ: 2AᵀA / n, the same everywhere."""
-    A = design(x)
-    return 2 * A.T @ A / len(x)
+def variants(cfg: Config, p: Problem) -> dict[str, tuple[np.ndarray, int, float, bool]]:
+    """variant: (feature, batch size, step, decayed?); batch GD steps are in units of 1/L."""
+    L_raw, L_std = np.linalg.eigvalsh(hessian(p.x)).max(), np.linalg.eigvalsh(hessian(p.z)).max()
+    return {"batch_raw": (p.x, cfg.num, cfg.step / L_raw, False), "batch": (p.z, cfg.num, cfg.step / L_std, False),
+            "minibatch": (p.z, cfg.batch_size, cfg.lr, False), "sgd": (p.z, 1, cfg.lr, False),
+            "sgd_decay": (p.z, 1, cfg.lr, True)}
 
 
-def mse(x: np.ndarray, y: np.ndarray, thetas: np.ndarray) -> np.ndarray:
-    """Full-data MSE at each (slope, intercept) row of thetas (S, 2) -> (S,)."""
-    return ((x[None, :] * thetas[:, :1] + thetas[:, 1:] - y[None, :]) ** 2).mean(axis=1)
-
-
-def recording(report: Report, model: nn.Linear, path: list[tuple[float, float]]) -> Report:
-    """A report that also appends (slope, intercept) after every optimizer step."""
-
-    def hook(event: Event) -> None:
-        if event.kind == "step":
-            path.append((model.weight.item(), model.bias.item()))
-        report(event)
-
-    return hook
-
-
-def descend(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float, decay: bool, cfg: Config,
-            report: Report) -> np.ndarray:
-    """Run (mini-batch) gradient descent on the MSE from (0, 0); returns the path (steps + 1, 2)."""
-    model = nn.Linear(1, 1)
-    nn.init.zeros_(model.weight)
-    nn.init.zeros_(model.bias)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    steps_per_epoch = -(-len(x) // batch_size)
-    # 1/t decay: the step halves after one pass, is a third after two, ...
-    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1 / (1 + t / steps_per_epoch)) if decay else None
-    path = [(0.0, 0.0)]
-    X = torch.tensor(x, dtype=torch.float32)[:, None]  # (N, 1)
-    Y = torch.tensor(y, dtype=torch.float32)[:, None]  # (N, 1)
-    fit(model, opt, (X, Y), epochs=cfg.epochs, batch_size=batch_size, loss_fn=F.mse_loss, seed=cfg.seed,
-        report=recording(report, model, path), scheduler=scheduler)
-    return np.array(path)
-
-
-def condition(H: np.ndarray) -> float:
-    """κ = largest / smallest eigenvalue."""
-    eig = np.linalg.eigvalsh(H)
-    return float(eig.max() / eig.min())
-
-
-def surface(x: np.ndarray, y: np.ndarray, theta: np.ndarray, paths: list[np.ndarray]) -> tuple:
-    """A grid around the start (0, 0), the optimum and the paths, and the excess MSE on it (Y, X)."""
-    pts = np.vstack([np.zeros((1, 2)), theta[None], *paths])
-    lo, hi = pts.min(0), pts.max(0)
-    pad = 0.15 * (hi - lo).max() + 0.2
-    xs = np.linspace(lo[0] - pad, hi[0] + pad, 90)
-    ys = np.linspace(lo[1] - pad, hi[1] + pad, 90)
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (Y·X, 2)
-    zs = (mse(x, y, grid) - mse(x, y, theta[None])[0]).reshape(len(ys), len(xs))
-    return xs, ys, zs
+def updates_per_pass(cfg: Config, batch_size: int) -> int:
+    """Optimizer steps in one pass over the data."""
+    return -(-cfg.num // batch_size)
 
 
 def jitter(path: np.ndarray, theta: np.ndarray, last: int) -> float:
     """RMS distance from the optimum over the last `last` iterates: how much a run still moves around it."""
     return float(np.sqrt(((path[-last:] - theta) ** 2).sum(axis=1).mean()))
+
+
+def measure(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray]) -> tuple[Metrics, dict]:
+    """Metrics of the closed form and of each path's last pass; the excess MSE per step (steps + 1,) per variant."""
+    best = float(mse(p.x, p.y, p.theta_raw[None])[0])
+    excess = {v: mse(settings[v][0], p.y, path) - best for v, path in paths.items()}
+    metrics = {"slope_closed": float(p.theta_raw[0]), "intercept_closed": float(p.theta_raw[1]), "mse_closed": best,
+               "kappa_raw": condition(hessian(p.x)), "kappa_std": condition(hessian(p.z))}
+    for v, path in paths.items():
+        last = updates_per_pass(cfg, settings[v][1])
+        metrics[f"excess_{v}"] = max(float(excess[v][-last:].mean()), 0.0)
+        metrics[f"jitter_{v}"] = jitter(path, p.theta_raw if v == "batch_raw" else p.theta_std, last=last)
+    slope_gd = paths["batch"][-1, 0] / p.x.std()  # back to the raw feature's units
+    metrics["slope_batch"] = float(slope_gd)
+    metrics["intercept_batch"] = float(paths["batch"][-1, 1] - slope_gd * p.x.mean())
+    return metrics, excess
 
 
 def lesson(m: Metrics) -> bool | None:
@@ -154,6 +129,7 @@ CLAIM = Claim(
 
 
 def verdict(cfg: Config, m: Metrics) -> T:
+    """The closed form, what scaling did to batch GD, and how much each stochastic variant still moves."""
     return sentences(
         _("Closed form: slope {slope:.3f}, intercept {intercept:.3f} (true line 1.5, −3), MSE {mse:.3f}.",
           "闭式解：斜率 {slope:.3f}，截距 {intercept:.3f}（真实直线为 1.5、−3），MSE {mse:.3f}。")
@@ -175,53 +151,12 @@ def verdict(cfg: Config, m: Metrics) -> T:
     )
 
 
-@dataclass(frozen=True)
-class Problem:
-    """The data, its standardised feature z = (x − mean) / std, and the closed-form optimum (2,) on each."""
-
-    x: np.ndarray  # (N,)
-    y: np.ndarray  # (N,)
-    z: np.ndarray  # (N,)
-    theta_raw: np.ndarray
-    theta_std: np.ndarray
-
-
-def problem(cfg: Config) -> Problem:
-    """Draw the data and solve it in closed form on the raw and the standardised feature."""
-    x, y = make_data(cfg)
-    z = (x - x.mean()) / x.std()
-    return Problem(x, y, z, closed_form(x, y), closed_form(z, y))
-
-
-def variants(cfg: Config, p: Problem) -> dict[str, tuple[np.ndarray, int, float, bool]]:
-    """variant: (feature, batch size, step, decayed?); batch GD steps are in units of 1/L."""
-    L_raw, L_std = np.linalg.eigvalsh(hessian(p.x)).max(), np.linalg.eigvalsh(hessian(p.z)).max()
-    return {"batch_raw": (p.x, cfg.num, cfg.step / L_raw, False), "batch": (p.z, cfg.num, cfg.step / L_std, False),
-            "minibatch": (p.z, cfg.batch_size, cfg.lr, False), "sgd": (p.z, 1, cfg.lr, False),
-            "sgd_decay": (p.z, 1, cfg.lr, True)}
-
-
-def measure(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray]) -> tuple[Metrics, dict]:
-    """Metrics of the closed form and of each path's last pass; the excess MSE per step (steps + 1,) per variant."""
-    best = float(mse(p.x, p.y, p.theta_raw[None])[0])
-    excess = {v: mse(settings[v][0], p.y, path) - best for v, path in paths.items()}
-    metrics = {"slope_closed": float(p.theta_raw[0]), "intercept_closed": float(p.theta_raw[1]), "mse_closed": best,
-               "kappa_raw": condition(hessian(p.x)), "kappa_std": condition(hessian(p.z))}
-    for v, path in paths.items():
-        updates_per_pass = -(-cfg.num // settings[v][1])
-        metrics[f"excess_{v}"] = max(float(excess[v][-updates_per_pass:].mean()), 0.0)
-        metrics[f"jitter_{v}"] = jitter(path, p.theta_raw if v == "batch_raw" else p.theta_std, last=updates_per_pass)
-    slope_gd = paths["batch"][-1, 0] / p.x.std()  # back to the raw feature's units
-    metrics["slope_batch"] = float(slope_gd)
-    metrics["intercept_batch"] = float(paths["batch"][-1, 1] - slope_gd * p.x.mean())
-    return metrics, excess
-
-
 def run(cfg: Config, report: Report = silent) -> Result:
     """Solve in closed form, then run every GD variant for the same number of passes."""
     p = problem(cfg)
     settings = variants(cfg, p)
-    paths = {v: descend(f, p.y, b, lr, d, cfg, part(report, VARIANT_NAMES[v], i, len(VARIANTS)))
+    paths = {v: descend(f, p.y, batch_size=b, lr=lr, epochs=cfg.epochs, seed=cfg.seed, decay=d,
+                        report=part(report, VARIANT_NAMES[v], i, len(VARIANTS)))
              for i, (v, (f, b, lr, d)) in enumerate(settings.items())}  # (steps + 1, 2) each
     metrics, excess = measure(cfg, p, settings, paths)
     return Result(metrics, verdict(cfg, metrics), charts(cfg, p, settings, paths, excess),
@@ -229,7 +164,8 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 
 def charts(cfg: Config, p: Problem, settings: dict, paths: dict[str, np.ndarray], excess: dict) -> list[Chart]:
-    passes = {v: np.arange(len(path)) / -(-cfg.num // settings[v][1]) for v, path in paths.items()}
+    """The raw and the standardised feature's contours with the paths on them; the excess MSE per pass."""
+    passes = {v: np.arange(len(path)) / updates_per_pass(cfg, settings[v][1]) for v, path in paths.items()}
     floor = 1e-12  # log axes need positive values; an exact hit is drawn at the floor
     return [
         contours(_("Raw x: batch GD in a narrow valley", "原始 x：批量 GD 在狭长山谷中"), p.x, p.y, p.theta_raw,
@@ -259,7 +195,20 @@ def contours(title: T, x: np.ndarray, y: np.ndarray, theta: np.ndarray, paths: d
         caption=caption)
 
 
+def surface(x: np.ndarray, y: np.ndarray, theta: np.ndarray, paths: list[np.ndarray]) -> tuple:
+    """A grid around the start (0, 0), the optimum and the paths, and the excess MSE on it (Y, X)."""
+    pts = np.vstack([np.zeros((1, 2)), theta[None], *paths])
+    lo, hi = pts.min(0), pts.max(0)
+    pad = 0.15 * (hi - lo).max() + 0.2
+    xs = np.linspace(lo[0] - pad, hi[0] + pad, 90)
+    ys = np.linspace(lo[1] - pad, hi[1] + pad, 90)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)  # (Y·X, 2)
+    zs = (mse(x, y, grid) - mse(x, y, theta[None])[0]).reshape(len(ys), len(xs))
+    return xs, ys, zs
+
+
 def summary(settings: dict, paths: dict[str, np.ndarray], m: Metrics) -> Table:
+    """One row per variant: examples per step, updates, step size, final excess MSE and jitter."""
     return Table(_("Variants", "各方法"),
                  {"variant": plots.METHOD, "batch": _("examples per step", "每步样本数"),
                   "updates": _("updates", "更新次数"), "lr": _("step", "步长"),

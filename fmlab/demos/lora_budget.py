@@ -1,12 +1,9 @@
 """Fine-tuning under a parameter budget: head-only vs LoRA vs full fine-tuning.
 
-We pretrain a 64-256-256-10 MLP on clean handwritten digits, then adapt it to a shifted target
-domain (images rolled one pixel, lower contrast, a fixed overlay and noise) with few labels.
-LoRA freezes each weight matrix W (out × in) and learns a low-rank update: y = W x + (α/r)·B A x,
-with A (r × in) random and B (out × r) zero, so training starts exactly from the pretrained
-model and costs r·(in + out) parameters per layer instead of in·out. Fewer trainable parameters
-mean fewer gradients and a smaller optimizer state (Adam keeps two numbers per parameter);
-the forward and backward passes still run through the whole frozen network.
+We pretrain a 64-256-256-10 MLP on clean digits, then adapt it with few labels to a shifted target domain
+(images rolled one pixel, lower contrast, a fixed overlay and noise). LoRA (`fmlab.lora`) freezes each
+weight matrix W and learns a low-rank update y = W x + (α/r)·B A x: r·(in + out) trainable parameters per
+layer instead of in·out, so fewer gradients and less Adam state; forward and backward still run through W.
 """
 from __future__ import annotations
 
@@ -15,18 +12,18 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, evaluate, fit
+from ..lora import add_lora, trainable, training_bytes
 from ..nets import MLP, init_weights, num_params
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, join, sentences
 
 RANKS = (1, 2, 4, 8, 16, 32)
-WIDTH = 256
-PRETRAIN_EPOCHS = 6
+WIDTH, PRETRAIN_EPOCHS = 256, 6  # the pretrained 64-256-256-10 MLP and its passes over the clean digits
 METHOD_NAMES = {"none": _("no adaptation", "不迁移"), "head": _("head only", "只训练输出头"),
                 "full": _("full fine-tuning", "全量微调")}
 TARGET_ACC = _("target accuracy", "目标领域准确率")
@@ -57,30 +54,8 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-class LoRALinear(nn.Module):
-    """A frozen nn.Linear plus a trainable low-rank update: y = W x + b + (α/r)·B A x."""
-
-    def __init__(self, base: nn.Linear, r: int, alpha: float, generator: torch.Generator):
-        super().__init__()
-        self.base = base.requires_grad_(False)
-        self.A = nn.Parameter(torch.randn(r, base.in_features, generator=generator) / math.sqrt(base.in_features))
-        self.B = nn.Parameter(torch.zeros(base.out_features, r))  # zero: B·A = 0, so training starts from W
-        self.scale = alpha / r
-
-    def forward(self, x: Tensor) -> Tensor:  # (N, in) -> (N, out)
-        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T  # (N, r) -> (N, out): never forms B·A
-
-    def merged(self) -> nn.Linear:
-        """One plain Linear with weight W + (α/r)·B A: after training, LoRA adds no inference cost."""
-        out = copy.deepcopy(self.base)
-        with torch.no_grad():
-            out.weight += self.scale * self.B @ self.A  # (out, r) @ (r, in) -> (out, in)
-        return out
-
-
 def target_domain(split: data.Split, labels: float, seed: int) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """The digits (N, 64) moved to the target domain: rolled one pixel right, contrast 0.7, one fixed overlay
-    on every image, fresh noise. Returns (X, y) of the labelled share of training and of all validation."""
+    """(X (N, 64), y (N,)) of the labelled share of training and of all validation, moved to the target domain."""
     g = torch.Generator().manual_seed(seed)
     overlay = 0.5 * torch.rand(64, generator=g)  # (64,): part of the domain, shared by train and val
 
@@ -107,21 +82,9 @@ def prepare(base: MLP, method: str, rank: int, alpha: float, seed: int) -> MLP:
     model = copy.deepcopy(base).requires_grad_(method == "full")
     if method in ("head", "lora"):
         model.head.requires_grad_(True)  # the new task's classifier is trained in both
-    if method == "lora":
-        g = torch.Generator().manual_seed(seed)
-        model.stem = LoRALinear(model.stem, rank, alpha, g)
-        model.blocks[0].linear = LoRALinear(model.blocks[0].linear, rank, alpha, g)
+    if method == "lora":  # adapters on both hidden layers
+        add_lora(model, ("stem", "blocks.0.linear"), rank, alpha, torch.Generator().manual_seed(seed))
     return model
-
-
-def trainable(model: nn.Module) -> list[nn.Parameter]:
-    return [p for p in model.parameters() if p.requires_grad]
-
-
-def state_bytes(opt: torch.optim.Optimizer) -> int:
-    """Bytes of the optimizer's per-parameter state tensors (Adam: exp_avg and exp_avg_sq), as allocated."""
-    return sum(t.numel() * t.element_size() for state in opt.state.values()
-               for key, t in state.items() if key != "step")
 
 
 def method_name(key: str) -> T:
@@ -148,8 +111,7 @@ def adapt(base: MLP, key: str, cfg: Config, target: tuple[Tensor, Tensor], val: 
         return Adapted(method_name(key), 0, 0, evaluate(model, *val)["acc"], None)
     opt = torch.optim.Adam(params, lr=cfg.lr)
     result = fit(model, opt, target, epochs=cfg.epochs, batch_size=64, seed=cfg.seed, report=report)
-    grads = sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None)
-    return Adapted(method_name(key), sum(p.numel() for p in params), grads + state_bytes(opt),
+    return Adapted(method_name(key), sum(p.numel() for p in params), training_bytes(params, opt),
                    evaluate(model, *val)["acc"], result)
 
 
@@ -198,7 +160,7 @@ def verdict(cfg: Config, runs: dict[str, Adapted], metrics: Metrics, num_labels:
 
 
 def lora_against_head(cfg: Config, runs: dict[str, Adapted]) -> T | None:
-    """How far the best rank beats head-only training (if by over 2 points) and how much of the gap to full it closes."""
+    """The best rank's lead over head-only training, if over 2 points, and how much of the gap to full it closes."""
     head, full = runs["head"], runs["full"]
     best = max((runs[f"lora{r}"] for r in cfg.ranks), key=lambda a: a.acc)
     if best.acc <= head.acc + 0.02:
@@ -217,16 +179,16 @@ def run(cfg: Config, report: Report = silent) -> Result:
     split = data.digits(seed=cfg.seed)
     keys = ["none", "head", *(f"lora{r}" for r in sorted(cfg.ranks)), "full"]
     base = pretrain(split, cfg.seed, part(report, _("pretraining", "预训练"), 0, len(keys)))
-    source_acc = evaluate(base, split.X_val, split.y_val)["acc"]
     target, val = target_domain(split, cfg.labels, cfg.seed)
     runs = {key: adapt(base, key, cfg, target, val, part(report, method_name(key), i, len(keys)))
             for i, key in enumerate(keys)}  # "none" trains nothing, so slot 0 is pretraining's
 
-    metrics = {"source_acc": source_acc, "budget": float(cfg.budget)}
+    metrics = {"source_acc": evaluate(base, split.X_val, split.y_val)["acc"], "budget": float(cfg.budget)}
     for key, a in runs.items():
         metrics |= {f"acc_{key}": a.acc, f"trainable_{key}": float(a.trainable), f"state_bytes_{key}": float(a.memory)}
     metrics["best_acc_within_budget"] = best.acc if (best := best_within(runs, cfg.budget)) else math.nan
-    return Result(metrics, verdict(cfg, runs, metrics, len(target[1])), charts(cfg, runs), [summary(runs, base)])
+    told = verdict(cfg, runs, metrics, len(target[1]))
+    return Result(metrics, told, charts(cfg, runs), [summary(runs, num_params(base))])
 
 
 def frontier(runs: dict[str, Adapted], budget: int, lang: str):
@@ -257,8 +219,8 @@ def charts(cfg: Config, runs: dict[str, Adapted]) -> list[Chart]:
     ]
 
 
-def summary(runs: dict[str, Adapted], base: MLP) -> Table:
-    total = num_params(base)
+def summary(runs: dict[str, Adapted], total: int) -> Table:
+    """One row per method; `total` is the size of the whole model."""
     return Table(_("Methods", "各方法"),
                  {"method": plots.METHOD, "trainable": TRAINABLE, "share": _("share of the model", "占模型比例"),
                   "memory": MEMORY, "acc": TARGET_ACC},

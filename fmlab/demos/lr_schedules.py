@@ -1,15 +1,11 @@
 """Learning-rate schedules, and why warm-up lets a Transformer use a high peak learning rate.
 
-A schedule lr(t) scales the optimizer's step over training: step decay cuts it at fixed points,
-cosine lowers it smoothly, one-cycle ramps it up then far down, and warm-up starts small and
-ramps linearly to the peak before the decay. Every curve here comes from a real
-`torch.optim.lr_scheduler` stepped once per optimizer step.
-
-The experiment: a small post-LN Transformer (LayerNorm after each residual sum, as in the 2017
-original) learns to fill in a masked token of a palindrome, with Adam at a high peak rate and
-cosine decay, once without warm-up and once with it. Adam's first updates move every weight by
-about the full learning rate, whatever its gradient; at a high peak that first burst of full-size
-steps breaks the model before its statistics settle. Ramping up reaches the same peak safely.
+Every curve drawn here comes from a real `torch.optim.lr_scheduler` stepped once per optimizer step (see
+`schedules`). The experiment: a small post-LN Transformer (LayerNorm after each residual sum, as in the 2017
+original) learns to fill in a masked token of a palindrome, with Adam at a high peak rate and cosine decay,
+once without warm-up and once with it. Adam's first updates move every weight by about the full learning rate,
+whatever its gradient; at a high peak that first burst of full-size steps breaks the model before its
+statistics settle. Ramping up reaches the same peak safely.
 """
 from __future__ import annotations
 
@@ -18,16 +14,15 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.optim import lr_scheduler
 
 from .. import plots
-from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
+from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
 from ..nets import SelfAttention, init_weights
 from ..params import ConfigError, DemoConfig, epochs_param, lr_param, param, seed_param
+from ..schedules import SHAPES, logging_lr, lr_curve, schedule
 from ..text import T, _, sentences
 
-SHAPES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle")
 SHAPE_NAMES = {"constant": _("constant", "恒定"), "step": _("StepLR (×0.1 every third)", "StepLR（每三分之一 ×0.1）"),
                "cosine": _("cosine", "余弦"), "warmup_cosine": _("warm-up + cosine", "预热 + 余弦"),
                "one_cycle": _("one-cycle", "one-cycle")}
@@ -116,50 +111,10 @@ class MaskedTokenModel(nn.Module):
 
 
 def build(cfg: Config) -> MaskedTokenModel:
+    """The model for cfg.block, seeded; position embeddings drawn at std 0.5 from a generator of their own."""
     model = init_weights(MaskedTokenModel(pre_norm=cfg.block == "pre-ln"), cfg.seed)
     nn.init.normal_(model.position, std=0.5, generator=torch.Generator().manual_seed(cfg.seed + 1))
     return model
-
-
-def schedule(name: str, opt: torch.optim.Optimizer, steps: int, warmup: int) -> lr_scheduler.LRScheduler:
-    """A per-step scheduler for `steps` optimizer steps; the peak is the optimizer's lr."""
-    if name == "constant":
-        return lr_scheduler.LambdaLR(opt, lambda t: 1.0)
-    if name == "step":
-        return lr_scheduler.StepLR(opt, step_size=math.ceil(steps / 3), gamma=0.1)
-    if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    if name == "warmup_cosine":  # linear ramp 1% -> 100% over `warmup` steps, then cosine down to 0
-        warm = min(warmup, steps - 1)
-        ramp = lr_scheduler.LinearLR(opt, start_factor=0.01, total_iters=warm)
-        return lr_scheduler.SequentialLR(opt, [ramp, lr_scheduler.CosineAnnealingLR(opt, T_max=steps - warm)],
-                                         milestones=[warm])
-    if name == "one_cycle":
-        return lr_scheduler.OneCycleLR(opt, max_lr=opt.param_groups[0]["lr"], total_steps=steps)
-    raise ValueError(f"unknown schedule {name!r}")
-
-
-def lr_curve(name: str, peak: float, steps: int, warmup: int) -> list[float]:
-    """The learning rate each of `steps` optimizer steps uses under schedule `name` (a dummy optimizer)."""
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
-    sched = schedule(name, opt, steps, warmup)
-    lrs = []
-    for _step in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()  # the optimizer first, then the scheduler, as in training
-        sched.step()
-    return lrs
-
-
-def logging_lr(report: Report, opt: torch.optim.Optimizer, lrs: list[float]) -> Report:
-    """A report that also logs optimizer.param_groups[0]["lr"] after each step (the next step's rate)."""
-
-    def hook(event: Event) -> None:
-        if event.kind == "step":
-            lrs.append(opt.param_groups[0]["lr"])
-        report(event)
-
-    return hook
 
 
 def train(warm: bool, cfg: Config, data: tuple, report: Report) -> tuple[Fit, list[float]]:
@@ -205,6 +160,7 @@ def verdict(cfg: Config, m: Metrics) -> T:
 
 
 def lesson(m: Metrics) -> bool | None:
+    """Post-LN only: over 90% with warm-up, under 50% without."""
     if not m["post_ln"]:
         return None  # pre-LN blocks tolerate a high peak without warm-up: another lesson
     return m["acc_warmup"] > 0.9 and m["acc_no_warmup"] < 0.5
@@ -223,6 +179,7 @@ CLAIM = Claim(
 
 
 def run_names(cfg: Config) -> dict[str, T]:
+    """The two training runs' labels, by metric key."""
     return {"no_warmup": _("cosine, no warm-up", "余弦，不预热"),
             "warmup": _("{warmup} warm-up steps + cosine", "预热 {warmup} 步 + 余弦").format(warmup=cfg.warmup)}
 
@@ -234,9 +191,8 @@ def run(cfg: Config, report: Report = silent) -> Result:
     names = run_names(cfg)
     runs = {key: train(key == "warmup", cfg, data, part(report, names[key], i, 2))[0] for i, key in enumerate(names)}
     metrics: Metrics = {}
-    for key, r in runs.items():
-        metrics[f"acc_{key}"] = r.final("val_acc") if not r.diverged else 0.0
-        metrics[f"loss_{key}"] = r.mean_loss(last=20)
+    for key, r in runs.items():  # a run that diverged counts as 0% accurate
+        metrics |= {f"acc_{key}": r.final("val_acc") if not r.diverged else 0.0, f"loss_{key}": r.mean_loss(last=20)}
     metrics["warmup_gain"] = metrics["acc_warmup"] - metrics["acc_no_warmup"]
     metrics["post_ln"] = float(cfg.block == "post-ln")
     return Result(metrics, verdict(cfg, metrics), charts(curves, runs, names), [lr_table(cfg, curves)])

@@ -1,11 +1,10 @@
 """A scalable model family: one builder, a depth × width grid, and the accuracy–cost Pareto front.
 
-`make_model(depth, width)` stacks identical pre-norm residual blocks in an `nn.ModuleList`, so a size is
-two numbers in a config, not new code. Parameters grow like depth·width², but on an easy task accuracy
-saturates early: the members worth shipping are Pareto-optimal (no other is both smaller and more accurate),
-and the cheapest within a point of the best is far smaller than the largest. Latency is measured: at batch 1
-it tracks depth (layers run one after another) more than parameters. With `share_blocks` the deepest members
-reuse one block at every layer (ALBERT-style): parameters shrink to a one-block model's, latency does not.
+Every member comes from `fmlab.family.make_model(depth, width)`; parameters grow like depth·width², but on an
+easy task accuracy saturates early. The members worth shipping are Pareto-optimal (no other is both smaller and
+more accurate); the cheapest within a point of the best is far smaller than the largest. Measured latency at
+batch 1 tracks depth (layers run one after another) more than parameters, and sharing one block across layers
+(`share_blocks`, ALBERT-style) cuts parameters to a one-block model's, not latency.
 """
 from __future__ import annotations
 
@@ -13,20 +12,18 @@ import statistics
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
 
 from .. import data, plots
-from ..cost import latency_ms, pareto_front
+from ..cost import cheapest_within, latency_ms, pareto_front
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
+from ..family import Family, make_model, param_formula
 from ..fit import evaluate, fit
-from ..nets import init_weights, num_params
+from ..nets import num_params
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, same, sentences
 
 DEPTHS = (1, 2, 3, 4, 6, 8)
 WIDTHS = (8, 16, 32, 64, 128, 256)
-IN_DIM, NUM_CLASSES = 64, 10  # 8×8 digit images, 10 digits
 MS_AT_BATCH = _("ms at batch {batch}", "批大小 {batch} 毫秒")
 
 
@@ -48,49 +45,6 @@ class Config(DemoConfig):
     lr: float = lr_param(1e-2, low=1e-4, high=3e-2, help=_("Adam's step size, the same for every member",
                                                            "Adam 的步长，所有成员相同"))
     seed: int = seed_param()
-
-
-class Block(nn.Module):
-    """Pre-norm residual block x + ReLU(W·LayerNorm(x)): same width in and out, so it stacks."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(width)
-        self.linear = nn.Linear(width, width)
-
-    def forward(self, x: Tensor) -> Tensor:  # (B, W) -> (B, W)
-        return x + F.relu(self.linear(self.norm(x)))
-
-
-class Family(nn.Module):
-    """stem (64 -> width) -> `depth` blocks -> LayerNorm -> head (width -> 10).
-
-    `share=True` keeps a single block and applies it `depth` times (cross-layer sharing).
-    """
-
-    def __init__(self, depth: int, width: int, share: bool = False):
-        super().__init__()
-        self.depth = depth
-        self.stem = nn.Linear(IN_DIM, width)
-        self.blocks = nn.ModuleList(Block(width) for _ in range(1 if share else depth))  # never `self.modules`
-        self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, NUM_CLASSES)
-
-    def forward(self, x: Tensor) -> Tensor:  # (B, 64) -> (B, 10)
-        h = self.stem(x)  # (B, W)
-        for i in range(self.depth):
-            h = self.blocks[i % len(self.blocks)](h)
-        return self.head(self.norm(h))
-
-
-def make_model(depth: int, width: int, share: bool = False, seed: int = 0) -> Family:  # every size comes from here
-    return init_weights(Family(depth, width, share), seed)
-
-
-def param_formula(depth: int, width: int, share: bool = False) -> int:
-    """Parameters by hand: stem 64w + w, each block w² + w (linear) + 2w (LayerNorm), head LN 2w + 10w + 10."""
-    blocks = 1 if share else depth
-    return (IN_DIM + 1) * width + blocks * (width * width + 3 * width) + 2 * width + (width + 1) * NUM_CLASSES
 
 
 @dataclass
@@ -131,18 +85,11 @@ def train_member(member: Member, cfg: Config, split: data.Split, report: Report)
     return model
 
 
-def measure(members: list[Member], models: list[Family], X: Tensor) -> None:
+def measure(members: list[Member], models: list[Family], X: torch.Tensor) -> None:
     """Record each member's latency at batch 1 and 256, and whether it is on the accuracy–parameters front."""
-    for m, one, many in zip(members, latency_ms(models, X[:1]), latency_ms(models, X[:256])):
-        m.latency_1, m.latency_256 = one, many
-    for m, on in zip(members, pareto_front([m.params for m in members], [m.acc for m in members])):
-        m.on_front = on
-
-
-def choose(members: list[Member], tolerance: float) -> Member:
-    """The cheapest member within `tolerance` of the best accuracy (always on the Pareto front)."""
-    best = max(m.acc for m in members)
-    return min((m for m in members if m.acc >= best - tolerance), key=lambda m: (m.params, -m.acc))
+    for m, one, many, on in zip(members, latency_ms(models, X[:1]), latency_ms(models, X[:256]),
+                                pareto_front([m.params for m in members], [m.acc for m in members])):
+        m.latency_1, m.latency_256, m.on_front = one, many, on
 
 
 def collect(members: list[Member], chosen: Member) -> Metrics:
@@ -176,8 +123,7 @@ def verdict(cfg: Config, members: list[Member], chosen: Member) -> T:
         _("Accuracy saturated early: extra parameters bought almost nothing.", "精度很早就饱和了：多出来的参数几乎换不来精度。")
         if ratio >= 4 else _("Here accuracy kept rising with size: train longer or shrink the grid to see it saturate.",
                              "本次精度随规模持续上升：增加训练轮数或缩小网格，可以看到饱和。"),
-        latency_by_depth(cfg, members),
-        sharing(members),
+        latency_by_depth(cfg, members), sharing(members),
     )
 
 
@@ -194,10 +140,9 @@ def latency_by_depth(cfg: Config, members: list[Member]) -> T:
 
 def sharing(members: list[Member]) -> T | None:
     """What sharing one block did to the widest shared member's parameters and batch-256 latency."""
-    shared = [m for m in members if m.share]
-    if not shared:
+    s = max((m for m in members if m.share), key=lambda m: m.width, default=None)
+    if s is None:
         return None
-    s = max(shared, key=lambda m: m.width)
     twin = next(m for m in members if not m.share and m.depth == s.depth and m.width == s.width)
     one = next((m for m in members if m.depth == 1 and m.width == s.width), None)
     one_block = (_(", the one-block {name} {ms:.2f} ms", "，只有一个模块的 {name} 为 {ms:.2f} 毫秒")
@@ -230,7 +175,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     members = family(cfg)
     models = [train_member(m, cfg, split, part(report, m.label, i, len(members))) for i, m in enumerate(members)]
     measure(members, models, split.X_val)
-    chosen = choose(members, cfg.tolerance)
+    chosen = members[cheapest_within([m.params for m in members], [m.acc for m in members], cfg.tolerance)]
     metrics = collect(members, chosen)
     told = sentences(verdict(cfg, members, chosen), CLAIM.verdict(metrics))
     return Result(metrics, told, charts(members), [table(members)])

@@ -4,7 +4,7 @@ Each example may carry any subset of K labels, none included. Softmax makes the 
 one unit of mass, so a true label's probability shrinks to about 1/n with n true labels and at most one
 can pass 0.5. K independent sigmoids trained with binary cross-entropy (BCE) answer K separate yes/no
 questions. Tuning one threshold per label on validation data mostly helps the rare labels (macro-F1).
-The metrics and the threshold tuning live in `fmlab.multilabel`.
+The losses, the metrics and the threshold tuning live in `fmlab.multilabel`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from torch import Tensor, nn
 from .. import plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import fit
-from ..multilabel import METRIC_NAMES, counts, f1_from_counts, multilabel_metrics, tune_thresholds
+from ..multilabel import (METRIC_NAMES, bce_with_logits, multilabel_metrics, per_label_f1, softmax_ce,
+                          true_label_probability, tune_thresholds)
 from ..nets import init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, sentences
@@ -36,7 +37,7 @@ METHOD_NAMES = {"softmax_argmax": _("softmax-CE, argmax", "softmax-CE，取 argm
 MODELS = ("softmax", "bce")
 MODEL_NAMES = {"softmax": _("softmax-CE", "softmax-CE"), "bce": _("sigmoid-BCE", "sigmoid-BCE")}
 TRUTH = _("truth", "真实标签")
-
+LOSSES = {"softmax": softmax_ce, "bce": bce_with_logits}
 
 
 @dataclass(frozen=True)
@@ -69,29 +70,6 @@ def independent_labels(cfg: Config, num: int) -> tuple[Tensor, Tensor, np.ndarra
     offset = np.array([NormalDist().inv_cdf(f) for f in freq]) * spread  # P(score > 0) = freq
     score = X @ W + cfg.noise * rng.standard_normal((num, cfg.num_labels)) + offset  # (N, K)
     return torch.tensor(X, dtype=torch.float32), torch.tensor(score > 0, dtype=torch.float32), freq
-
-
-def bce_with_logits(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean binary cross-entropy of K independent sigmoids from logits (B, K), computed stably:
-
-    -[y log σ(z) + (1 - y) log(1 - σ(z))] = max(z, 0) - z·y + log(1 + e^(-|z|)): never log(0)."""
-    return (logits.clamp_min(0) - logits * targets + torch.log1p(torch.exp(-logits.abs()))).mean()
-
-
-def softmax_ce(logits: Tensor, targets: Tensor) -> Tensor:
-    """Cross-entropy of ONE softmax against the label set scaled to sum to 1 (the wrong model for this data)."""
-    share = targets / targets.sum(1, keepdim=True).clamp_min(1)  # (B, K); an empty set gives an all-zero row
-    return -(share * logits.log_softmax(dim=1)).sum(1).mean()
-
-
-LOSSES = {"softmax": softmax_ce, "bce": bce_with_logits}
-
-
-def true_label_probability(probs: Tensor, Y: Tensor, max_count: int = 5) -> list[float]:
-    """Mean probability given to a true label, for examples with 1, 2, ... `max_count` true labels."""
-    n = Y.sum(1)
-    return [float((probs[n == c] * Y[n == c]).sum() / (Y[n == c]).sum()) if (n == c).any() else float("nan")
-            for c in range(1, max_count + 1)]
 
 
 def train(name: str, X: Tensor, Y: Tensor, cfg: Config, report: Report) -> tuple[Tensor, list[float]]:
@@ -184,7 +162,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     predictions = predict(test, thresholds)
     scores = {method: multilabel_metrics(Y_test, P) for method, P in predictions.items()}
     p_true = {name: true_label_probability(p, Y_test) for name, p in test.items()}
-    per_label = {k: f1_from_counts(*counts(Y_test, predictions[k].float())).tolist() for k in ("bce_half", "bce_tuned")}
+    per_label = {k: per_label_f1(Y_test, predictions[k]).tolist() for k in ("bce_half", "bce_tuned")}
     metrics = collect(scores, p_true, per_label, Y_test)
     told = sentences(verdict(metrics), CLAIM.verdict(metrics))
     return Result(metrics, told, charts(Y_test, predictions, p_true, per_label, freq, losses),
@@ -202,11 +180,11 @@ def set_sizes(Y_test: Tensor, predictions: dict[str, Tensor]) -> dict[T, tuple[l
 def charts(Y_test: Tensor, predictions: dict[str, Tensor], p_true: dict[str, list[float]],
            per_label: dict[str, list[float]], freq: np.ndarray, losses: dict[str, list[float]]) -> list[Chart]:
     """True-label probability by label count, predicted set sizes, per-label F1, training loss."""
-    counts_, sizes = list(range(1, len(p_true["bce"]) + 1)), set_sizes(Y_test, predictions)
+    label_counts, sizes = list(range(1, len(p_true["bce"]) + 1)), set_sizes(Y_test, predictions)
     return [
         Chart(_("Probability given to a true label vs how many labels the example has",
                 "真实标签得到的概率与样本标签数的关系"),
-              lambda lang: plots.lines_xy({MODEL_NAMES[n].get(lang): (counts_, p_true[n]) for n in MODELS},
+              lambda lang: plots.lines_xy({MODEL_NAMES[n].get(lang): (label_counts, p_true[n]) for n in MODELS},
                                           _("true labels in the example", "样本的真实标签数"),
                                           _("mean probability of a true label", "真实标签的平均概率"), lang),
               caption=_("Softmax splits one unit of mass among the present labels (about 1/n each); "

@@ -5,6 +5,7 @@ related yes/no question (is the digit odd?), but only a few dozen images carry a
 row is masked out of L_B. Alone, B has too few labels to learn good features; sharing the trunk lets it
 reuse the features thousands of digit labels shaped. With Adam each head learns at full speed whatever
 λ is, but the shared trunk follows whichever loss dominates: a huge λ makes it serve the tiny B set.
+The two-head net and the masked joint loss live in `fmlab.multitask`.
 """
 from __future__ import annotations
 
@@ -13,17 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import Fit, fit
+from ..multitask import MISSING, TwoHeadNet, joint_loss, separate_params
 from ..nets import init_weights, num_params
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, sentences
 
-MISSING = -1  # a label this row does not have; masked out of that task's loss
 TASKS_B = ("parity", "ge5")
 TASK_B_NAMES = {"parity": _("is the digit odd?", "数字是奇数吗？"), "ge5": _("is the digit ≥ 5?", "数字 ≥ 5 吗？")}
 WEIGHTS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -52,47 +52,8 @@ class Config(DemoConfig):
                              "相同种子，相同结果（任务 B 的有标签图像也相同）"))
 
 
-class TwoHeadNet(nn.Module):
-    """Hard parameter sharing: a shared MLP trunk, a 10-way head for A and a 1-logit head for B."""
-
-    def __init__(self, width: int = 128, features: int = 64):
-        super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
-                                   nn.Linear(width, features), nn.ReLU())
-        self.head_a = nn.Linear(features, 10)
-        self.head_b = nn.Linear(features, 1)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # (B, 64) -> (B, 10), (B,)
-        h = self.trunk(x)  # (B, features): the representation both tasks share
-        return self.head_a(h), self.head_b(h).squeeze(1)
-
-
 def task_b_labels(digits: Tensor, task: str) -> Tensor:  # (N,) digits -> (N,) 0/1
     return digits % 2 if task == "parity" else (digits >= 5).long()
-
-
-def masked_mean(losses: Tensor, mask: Tensor) -> Tensor:
-    """Mean of per-row losses over the rows that have a label; 0 (not NaN) when none has."""
-    return (losses * mask).sum() / mask.sum().clamp_min(1)
-
-
-def task_losses(outputs: tuple[Tensor, Tensor], y: Tensor) -> tuple[Tensor, Tensor]:
-    """L_A and L_B for y (B, 2) = (digit, B label), each averaged over the rows where it is not MISSING."""
-    logits_a, logit_b = outputs
-    has_a, has_b = y[:, 0] != MISSING, y[:, 1] != MISSING
-    loss_a = F.cross_entropy(logits_a, y[:, 0].clamp_min(0), reduction="none")  # (B,)
-    loss_b = F.binary_cross_entropy_with_logits(logit_b, y[:, 1].clamp_min(0).float(), reduction="none")  # (B,)
-    return masked_mean(loss_a, has_a), masked_mean(loss_b, has_b)
-
-
-def joint_loss(weight_b: float):
-    """L = L_A + λ·L_B: one backward pass sends both tasks' gradients into the shared trunk."""
-
-    def loss(outputs: tuple[Tensor, Tensor], y: Tensor) -> Tensor:
-        loss_a, loss_b = task_losses(outputs, y)
-        return loss_a + weight_b * loss_b
-
-    return loss
 
 
 @torch.no_grad()
@@ -148,7 +109,7 @@ def collect(cfg: Config, scores: Scores, weights: list[float]) -> Metrics:
         metrics[f"acc_a_lambda_{w:g}"], metrics[f"acc_b_lambda_{w:g}"] = scores[weight_run(w)]
     net = TwoHeadNet()
     metrics["params_shared"] = float(num_params(net))
-    metrics["params_separate"] = float(2 * num_params(net.trunk) + num_params(net.head_a) + num_params(net.head_b))
+    metrics["params_separate"] = float(separate_params(net))
     metrics |= {"labels_b": float(cfg.labels_b), "weight_shared": cfg.weight_b, "weight_max": max(weights)}
     return metrics
 

@@ -5,9 +5,8 @@ Two-moons points carry 2 informative coordinates plus 20 features of pure noise,
 Each regulariser narrows the train–validation gap in its own way: L2 adds (λ/2)·Σw² (its pull
 λw fades as a weight shrinks), L1 adds λ·Σ|w| (a constant pull λ·sign(w)), dropout zeroes
 random hidden units. A logistic regression on the same features shows the difference between
-the penalties: L1 drives the weights of the noise features to (near) zero, feature selection;
-L2 only makes them smaller. (Plain SGD on the kink of |w| leaves such weights jittering within
-about η·λ of zero; exact zeros need a proximal step, i.e. soft-thresholding.)
+the penalties (`fmlab.penalties`): L1 drives the weights of the noise features to (near) zero,
+feature selection; L2 only makes them smaller.
 """
 from __future__ import annotations
 
@@ -15,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
-from ..fit import Fit, Penalty, evaluate, fit, seeded_global_rng
+from ..fit import Fit, evaluate, fit, seeded_global_rng
 from ..nets import init_weights
+from ..penalties import feature_weights, logistic_regression, penalty
 from ..params import DemoConfig, epochs_param, param, seed_param
 from ..text import T, _, join, names, same, sentences
 
@@ -59,16 +59,6 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-def l1_penalty(model: nn.Module) -> Tensor:
-    """Σ|w| over the weight matrices (biases are not penalised)."""
-    return sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
-
-
-def l2_penalty(model: nn.Module) -> Tensor:
-    """½·Σw² over the weight matrices: its gradient is w itself."""
-    return sum(0.5 * p.pow(2).sum() for p in model.parameters() if p.ndim > 1)
-
-
 def moons_with_noise(cfg: Config) -> data.Split:
     """Two moons (noise 0.3) with `num_noise` standard-normal features appended: X (N, 2 + num_noise)."""
     split = data.toy2d("moons", num=cfg.num_train + NUM_VAL, noise=0.3, seed=cfg.seed,
@@ -86,15 +76,6 @@ def mlp(in_dim: int, p: float, seed: int) -> nn.Sequential:
     return init_weights(model, seed)
 
 
-def penalty_for(run: str, l1: float, l2: float) -> Penalty | None:
-    """The loss term of run "l1" or "l2" at strength λ; None for the others."""
-    if run == "l1":
-        return lambda model: l1 * l1_penalty(model)
-    if run == "l2":
-        return lambda model: l2 * l2_penalty(model)
-    return None
-
-
 def train_mlp(run: str, cfg: Config, split: data.Split, report: Report) -> tuple[nn.Module, Fit]:
     """The MLP with run's regulariser (or none), Adam at 3e-3, batches of 50."""
     model = mlp(split.X_train.shape[1], cfg.dropout if run == "dropout" else 0.0, cfg.seed)
@@ -102,45 +83,25 @@ def train_mlp(run: str, cfg: Config, split: data.Split, report: Report) -> tuple
     with seeded_global_rng(cfg.seed):  # nn.Dropout's masks, seeded for this run only
         result = fit(model, opt, (split.X_train, split.y_train), epochs=cfg.epochs, batch_size=50,
                      val=(split.X_val, split.y_val), seed=cfg.seed, report=report,
-                     penalty=penalty_for(run, cfg.l1, cfg.l2))
+                     penalty=penalty(run, cfg.l1 if run == "l1" else cfg.l2))
     return model, result
 
 
-def train_linear(run: str, cfg: Config, split: data.Split, report: Report) -> nn.Linear:
-    """Logistic regression (a linear layer to 2 logits), full-batch plain SGD."""
-    model = init_weights(nn.Linear(split.X_train.shape[1], 2), cfg.seed)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    fit(model, opt, (split.X_train, split.y_train), epochs=cfg.linear_steps, batch_size=len(split.X_train),
-        seed=cfg.seed, report=report, penalty=penalty_for(run, cfg.linear_l1, cfg.linear_l2))
-    return model
-
-
-def feature_weights(linear: nn.Linear) -> np.ndarray:
-    """Size of each input feature's weights, ‖W[:, j]‖ over the 2 logits: (num_features,)."""
-    return linear.weight.detach().cpu().norm(dim=0).numpy()
-
-
-def mlp_metrics(mlps: dict[str, tuple[nn.Module, Fit]], split: data.Split) -> Metrics:
-    """Train and validation accuracy, validation loss and the gap between the accuracies, per MLP run."""
+def measure(cfg: Config, mlps: dict[str, tuple[nn.Module, Fit]], linears: dict[str, nn.Linear],
+            sizes: dict[str, np.ndarray], split: data.Split) -> Metrics:
+    """Per MLP run: train and val accuracy, val loss, their gap. Per penalty: the logistic regression's weights."""
     m: Metrics = {}
-    for r, (model, _result) in mlps.items():
-        train_scores = evaluate(model, split.X_train, split.y_train)
-        val_scores = evaluate(model, split.X_val, split.y_val)
-        m[f"train_acc_{r}"], m[f"val_acc_{r}"] = train_scores["acc"], val_scores["acc"]
-        m[f"val_loss_{r}"] = val_scores["loss"]
-        m[f"gap_{r}"] = train_scores["acc"] - val_scores["acc"]
-    return m
-
-
-def linear_metrics(sizes: dict[str, np.ndarray], linears: dict[str, nn.Linear], split: data.Split) -> Metrics:
-    """Per penalty: share of noise weights near zero, mean noise and informative weight, val accuracy."""
-    m: Metrics = {}
+    for r, (model, _fit) in mlps.items():
+        train, val = evaluate(model, split.X_train, split.y_train), evaluate(model, split.X_val, split.y_val)
+        m |= {f"train_acc_{r}": train["acc"], f"val_acc_{r}": val["acc"], f"val_loss_{r}": val["loss"],
+              f"gap_{r}": train["acc"] - val["acc"]}
     for r, w in sizes.items():
         noise = w[2:]  # (num_noise,)
         m[f"noise_near_zero_{r}"] = float(np.mean(noise < NEAR_ZERO)) if len(noise) else 0.0
         m[f"noise_mean_{r}"] = float(noise.mean()) if len(noise) else 0.0
         m[f"informative_{r}"] = float(w[:2].mean())
         m[f"linear_val_acc_{r}"] = evaluate(linears[r], split.X_val, split.y_val)["acc"]
+    m["num_noise"] = float(cfg.num_noise)
     return m
 
 
@@ -207,12 +168,13 @@ def run(cfg: Config, report: Report = silent) -> Result:
     total = len(RUNS) + len(LINEAR_RUNS)
     mlps = {r: train_mlp(r, cfg, split, part(report, _("MLP, {name}", "MLP，{name}").format(name=NAMES[r]), i, total))
             for i, r in enumerate(RUNS)}
-    linears = {r: train_linear(r, cfg, split, part(report, _("logistic regression, {name}", "逻辑回归，{name}")
-                                                   .format(name=NAMES[r]), len(RUNS) + i, total))
+    linears = {r: logistic_regression(split.X_train, split.y_train, steps=cfg.linear_steps, seed=cfg.seed,
+                                      penalty=penalty(r, cfg.linear_l1 if r == "l1" else cfg.linear_l2),
+                                      report=part(report, _("logistic regression, {name}", "逻辑回归，{name}")
+                                                  .format(name=NAMES[r]), len(RUNS) + i, total))
                for i, r in enumerate(LINEAR_RUNS)}
     sizes = {r: feature_weights(model) for r, model in linears.items()}  # (2 + num_noise,) each
-    metrics = mlp_metrics(mlps, split) | linear_metrics(sizes, linears, split)
-    metrics["num_noise"] = float(cfg.num_noise)
+    metrics = measure(cfg, mlps, linears, sizes, split)
     return Result(metrics, verdict(cfg, metrics), charts(cfg, mlps, sizes, metrics), tables(metrics))
 
 

@@ -2,9 +2,9 @@
 
 The same MLP trains on handwritten digits twice: once healthy, once with one thing broken (the
 learning rate, the amount of data, the labels, or the initialisation). Each failure leaves its own
-signature in a few numbers read off any run: the loss at step 0 (≈ ln C), its peak, the final train
+signature in a few numbers read off any run: the loss at step 1 (≈ ln C), its peak, the final train
 and validation loss, validation accuracy against chance, and the share of ReLU units that never fire.
-`diagnose` reads them in a fixed order, the way you would read a loss plot, and names the problem.
+`fmlab.diagnosis` reads them in a fixed order, the way you would read a loss plot, and names the problem.
 """
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
-from ..fit import Fit, evaluate, fit
+from ..diagnosis import READINGS, SIGNAL_NAMES, Signals, dead_shares, diagnose, read_signals
+from ..fit import Fit, fit
 from ..nets import MLP, init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, same, sentences
@@ -51,52 +51,6 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-@dataclass(frozen=True)
-class Signals:  # the numbers a practitioner reads off a run
-    start_loss: float  # training loss at step 1: ≈ ln C for a sane initialisation
-    peak_loss: float  # largest training-step loss
-    train_loss: float  # final loss on the training set as the run saw it (its labels), in eval mode
-    val_loss: float  # final validation loss
-    val_acc: float  # final validation accuracy
-    dead_share: float  # worst hidden layer's share of ReLU units that are zero on every validation input
-    diverged: bool
-    num_classes: int
-
-
-SIGNAL_NAMES = {"start_loss": _("loss at step 1", "第 1 步损失"), "peak_loss": _("peak loss", "损失峰值"),
-                "train_loss": _("final train loss", "最终训练损失"), "val_loss": _("final val loss", "最终验证损失"),
-                "val_acc": plots.VAL_ACCURACY, "dead_share": _("dead ReLUs (worst layer)", "死亡 ReLU（最差层）")}
-
-
-def diagnose(s: Signals) -> str:
-    """Name the problem from a run's signals; checked in this order because earlier causes mask later ones."""
-    chance = 1 / s.num_classes
-    if s.diverged or s.peak_loss > 2 * s.start_loss or s.train_loss > 1.05 * s.start_loss:
-        return "lr_high"  # the loss spiked, ended above its start, or became NaN
-    if s.dead_share > 0.5:
-        return "dead_relu"  # a layer with no active unit passes no gradient
-    if s.val_acc < chance + 0.15:
-        return "label_shuffle"  # nothing learned that transfers: labels unrelated to the inputs
-    if s.train_loss > 0.8 * s.start_loss:
-        return "lr_low"  # loss barely moved, yet no other symptom
-    if s.val_loss < 0.75 * s.train_loss:
-        return "label_noise"  # clean validation labels beat the noisy training labels
-    if s.val_loss - s.train_loss > 0.25:
-        return "overfit"  # train loss near zero, validation far above it
-    return "healthy"
-
-
-@torch.no_grad()
-def dead_shares(model: MLP, X: Tensor) -> list[float]:
-    """Per hidden layer: share of units whose pre-activation is ≤ 0 for every row of X (N, 64)."""
-    shares, h = [], X
-    for layer in model.linears()[:-1]:  # hidden layers only: the head has no ReLU
-        z = layer(h)  # (N, width) pre-activations
-        shares.append((z <= 0).all(dim=0).float().mean().item())
-        h = F.relu(z)  # this MLP has no norm or shortcut between the linear layers
-    return shares
-
-
 def training_set(problem: str, split: data.Split, seed: int) -> tuple[Tensor, Tensor]:
     """The training data as the pathology sees it: fewer rows, shuffled labels or noisy labels."""
     X, y = split.X_train, split.y_train
@@ -124,6 +78,7 @@ def build(problem: str, seed: int) -> MLP:
 
 @dataclass
 class Run:
+    """One training run: its fit, what it signals, each hidden layer's dead ReLU share, when it validated."""
     fit: Fit
     signals: Signals
     layer_dead: list[float]
@@ -136,39 +91,11 @@ def train(problem: str, cfg: Config, split: data.Split, report: Report) -> Run:
     model = build(problem, cfg.seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr * LR_FACTOR.get(problem, 1), momentum=0.9)
     epochs = cfg.epochs * (OVERFIT_EPOCHS if problem == "overfit" else 1)
-    result = fit(model, opt, (X, y), epochs=epochs, batch_size=BATCH, val=(split.X_val, split.y_val),
-                 seed=cfg.seed, report=report)
-    losses = result.history["loss"]
-    scores = evaluate(model, split.X_val, split.y_val)
-    train_loss = math.nan if result.diverged else evaluate(model, X, y)["loss"]  # not the epoch's running mean
-    layer_dead = dead_shares(model, split.X_val)
-    signals = Signals(start_loss=losses[0] if losses else math.nan, peak_loss=max(losses, default=math.nan),
-                      train_loss=train_loss, val_loss=scores["loss"], val_acc=scores["acc"],
-                      dead_share=max(layer_dead), diverged=result.diverged, num_classes=split.num_classes)
+    val = (split.X_val, split.y_val)
+    result = fit(model, opt, (X, y), epochs=epochs, batch_size=BATCH, val=val, seed=cfg.seed, report=report)
+    signals = read_signals(result, model, (X, y), val, split.num_classes)
     val_steps = [math.ceil(len(X) / BATCH) * (i + 1) for i in range(len(result.history["val_loss"]))]
-    return Run(result, signals, layer_dead, val_steps)
-
-
-READINGS = {  # pathology: (what it looks like on the curves, how to fix it)
-    "lr_high": (_("the loss spikes, rises above its start or turns NaN", "损失出现尖峰、升到起点以上或变成 NaN"),
-                _("lower the learning rate, add warm-up and gradient clipping", "调低学习率，加入预热和梯度裁剪")),
-    "lr_low": (_("the loss creeps down from ln C while accuracy still rises", "损失从 ln C 缓慢下降，准确率却仍在上升"),
-               _("raise the learning rate (a short sweep or range test shows which side you are on)",
-                 "调高学习率（做一次小范围搜索或区间测试，看清是偏大还是偏小）")),
-    "overfit": (_("train loss near zero, validation loss far above it", "训练损失接近 0，验证损失远高于它"),
-                _("more data or augmentation, weight decay, dropout, early stopping", "更多数据或数据增强、权重衰减、dropout、早停")),
-    "label_shuffle": (_("validation accuracy at chance while the train loss creeps down (memorising)",
-                        "验证准确率停在随机水平，训练损失却在缓慢下降（在死记硬背）"),
-                      _("check the data pipeline: shuffle inputs and labels with one permutation",
-                        "检查数据管道：输入和标签必须用同一个排列打乱")),
-    "label_noise": (_("a high train-loss floor, with the clean validation loss below it",
-                      "训练损失停在较高的“底”上，干净验证集上的损失反而更低"),
-                    _("clean or relabel the data; a robust loss or label smoothing softens the damage",
-                      "清洗或重新标注数据；鲁棒损失或标签平滑能减轻影响")),
-    "dead_relu": (_("a flat loss at ln C and a hidden layer whose units never fire", "损失平躺在 ln C，某个隐藏层的神经元从不激活"),
-                  _("proper (He) initialisation, a lower learning rate, LeakyReLU/GELU or normalisation",
-                    "合适的（He）初始化、更低的学习率、LeakyReLU/GELU 或归一化层")),
-}
+    return Run(result, signals, dead_shares(model, split.X_val), val_steps)
 
 
 CLAIM = Claim(

@@ -19,9 +19,9 @@ from ..fit import pick_device
 from ..nets import CNN, init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, join, sentences
-from ..throughput import Curve, Setting, amp_dtype, autocast_dtypes, max_grad_diff, samples_per_second, time_to_accuracy
+from ..throughput import (LR_RULES, Curve, Recipe, Setting, amp_dtype, autocast_dtypes, machine, max_grad_diff,
+                          samples_per_second, scaled_lr, time_to_accuracy)
 
-RULES = ("sqrt", "linear")
 RULE_NAMES = {"sqrt": _("square root: lr × √k", "平方根：lr × √k"), "linear": _("linear: lr × k", "线性：lr × k")}
 RECIPES = ("small", "large", "scaled")
 SAMPLES_S = _("samples / s", "样本数 / 秒")
@@ -36,7 +36,7 @@ class Config(DemoConfig):
                              help=_("Examples per step of the large-batch runs", "大批量训练每步的样本数"))
     lr: float = lr_param(0.05, low=1e-3, high=0.5, optimizer="SGD",
                          help=_("Step size at the small batch (momentum 0.9)", "小批量时的学习率（动量 0.9）"))
-    rule: str = param("sqrt", choices=RULES, choice_labels=RULE_NAMES, label=_("LR scaling rule", "学习率缩放规则"),
+    rule: str = param("sqrt", choices=tuple(LR_RULES), choice_labels=RULE_NAMES, label=_("LR scaling rule", "学习率缩放规则"),
                       help=_("How the scaled large-batch run grows the learning rate with k = large / small",
                              "大批量缩放组如何随 k = 大批量 / 小批量 放大学习率"))
     target: float = param(0.9, low=0.5, high=0.98, label=_("Target accuracy", "目标准确率"),
@@ -67,28 +67,21 @@ def settings(cfg: Config) -> dict[str, Setting]:
             "accumulate": Setting(big, micro_batches=k)}
 
 
-def recipes(cfg: Config) -> dict[str, tuple[int, float]]:
-    """Time-to-accuracy runs as (batch, lr). Layout and accumulation make the same updates, so need no run."""
-    k = cfg.large_batch // cfg.small_batch
-    scaled = cfg.lr * (math.sqrt(k) if cfg.rule == "sqrt" else k)
-    return {"small": (cfg.small_batch, cfg.lr), "large": (cfg.large_batch, cfg.lr), "scaled": (cfg.large_batch, scaled)}
-
-
-def recipe_names(cfg: Config) -> dict[str, T]:
-    """Each time-to-accuracy run's name: "batch 256, lr 0.2"."""
-    return {key: _("batch {batch}, lr {lr:.3g}", "批量 {batch}，lr {lr:.3g}").format(batch=batch, lr=lr)
-            for key, (batch, lr) in recipes(cfg).items()}
+def recipes(cfg: Config) -> dict[str, Recipe]:
+    """The time-to-accuracy runs. Layout and accumulation make the same updates, so need no run."""
+    return {"small": Recipe(cfg.small_batch, cfg.lr), "large": Recipe(cfg.large_batch, cfg.lr),
+            "scaled": Recipe(cfg.large_batch, scaled_lr(cfg.lr, cfg.large_batch // cfg.small_batch, cfg.rule))}
 
 
 def train_recipes(cfg: Config, split: data.Split, report: Report) -> dict[str, Curve]:
     """Each recipe trained with SGD (momentum 0.9) from the same weights until it reaches cfg.target."""
-    names, curves = recipe_names(cfg), {}
-    for i, (key, (batch, lr)) in enumerate(recipes(cfg).items()):
+    curves = {}
+    for i, (key, recipe) in enumerate(recipes(cfg).items()):
         model = build(cfg.seed)
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9)
         curves[key] = time_to_accuracy(model, opt, (split.X_train, split.y_train), (split.X_val, split.y_val),
-                                       batch_size=batch, target=cfg.target, max_epochs=cfg.max_epochs, seed=cfg.seed,
-                                       report=part(report, names[key], i, len(RECIPES) + 1))
+                                       batch_size=recipe.batch, target=cfg.target, max_epochs=cfg.max_epochs,
+                                       seed=cfg.seed, report=part(report, recipe.name, i, len(RECIPES) + 1))
     return curves
 
 
@@ -114,15 +107,13 @@ CLAIM = Claim(
 def speed_verdict(cfg: Config, device: torch.device, speed: dict[str, float], m: Metrics) -> T:
     """What each execution setting ran at, and whether autocast paid off here."""
     amp = "fp16 + GradScaler" if amp_dtype(device) == torch.float16 else "bf16"
-    where = (_("{device}, {n} thread(s)", "{device}，{n} 个线程").format(device=device.type, n=torch.get_num_threads())
-             if device.type == "cpu" else device.type)
     amp_gain = speed["amp"] / speed["large"]
     return sentences(
         _("Measured on this machine ({where}): batch {small} ran {s:,.0f} samples/s, batch {large} {l:,.0f} "
           "({ratio:.1f}×); channels-last {cl:,.0f}; {amp} autocast {a:,.0f}.",
           "本机实测（{where}）：批量 {small} 每秒 {s:,.0f} 个样本，批量 {large} 每秒 {l:,.0f} 个（{ratio:.1f} 倍）；"
           "channels-last 每秒 {cl:,.0f} 个；{amp} autocast 每秒 {a:,.0f} 个。")
-        .format(where=where, small=cfg.small_batch, large=cfg.large_batch, s=speed["small"], l=speed["large"],
+        .format(where=machine(device), small=cfg.small_batch, large=cfg.large_batch, s=speed["small"], l=speed["large"],
                 ratio=speed["large"] / speed["small"], cl=speed["channels_last"], amp=amp, a=speed["amp"]),
         _("{k} accumulated micro-batches of {small} ran {acc:,.0f} samples/s ({ratio:.1f}×), matching the big batch's "
           "gradient to {diff:.0e} (with BatchNorm the gap is {bn:.0e}, since each micro-batch is normalised by its own "
@@ -145,8 +136,8 @@ def curves_verdict(cfg: Config, curves: dict[str, Curve], speed: dict[str, float
     """How many epochs each recipe needed, and time-to-accuracy as examples needed ÷ samples/s."""
     took = _("{name} took {n} epoch(s) ({s:.2f} s)", "{name} 用了 {n} 轮（{s:.2f} 秒）")
     missed = _("{name} did not get there in {n} epoch(s)", "{name} 在 {n} 轮内没有达到")
-    names = recipe_names(cfg)
-    each = join(((took if c.reached else missed).format(name=names[key], n=len(c.val_acc), s=c.seconds[-1])
+    recipe = recipes(cfg)
+    each = join(((took if c.reached else missed).format(name=recipe[key].name, n=len(c.val_acc), s=c.seconds[-1])
                  for key, c in curves.items()), _("; ", "；"))
     needed = curves["scaled"].samples[-1]
     return sentences(
@@ -183,7 +174,6 @@ def run(cfg: Config, report: Report = silent) -> Result:
     speed = {key: samples_per_second(s, build(cfg.seed), X, y, cfg.timing_steps, cfg.seed)
              for key, s in settings(cfg).items()}
     report(Event("stage", 1.0, note=_("Checking gradient accumulation and autocast", "检查梯度累积与 autocast")))
-
     metrics = exactness_checks(cfg, X, y)
     for key, c in curves.items():
         metrics |= {f"epochs_{key}": float(len(c.val_acc)), f"reached_{key}": float(c.reached),
@@ -195,15 +185,15 @@ def run(cfg: Config, report: Report = silent) -> Result:
 
 def charts(cfg: Config, speed: dict[str, float], curves: dict[str, Curve]) -> list[Chart]:
     """Samples/s per setting; validation accuracy against seconds and against examples seen."""
-    setting_names, names = {k: s.name for k, s in settings(cfg).items()}, recipe_names(cfg)
+    setting, recipe = settings(cfg), recipes(cfg)
 
     def against(x: str, label: T, lang: str):
-        return plots.lines_xy({names[k].get(lang): (getattr(c, x), c.val_acc) for k, c in curves.items()},
+        return plots.lines_xy({recipe[k].name.get(lang): (getattr(c, x), c.val_acc) for k, c in curves.items()},
                               label, plots.VAL_ACCURACY, lang)
 
     return [
         Chart(_("Throughput per setting (this machine, now)", "各设置的吞吐（本机，当前）"),
-              lambda lang: plots.bars({setting_names[k].get(lang): v for k, v in speed.items()},
+              lambda lang: plots.bars({setting[k].name.get(lang): v for k, v in speed.items()},
                                       _("setting", "设置"), SAMPLES_S, lang),
               caption=_("Median of timed optimizer steps; shared machines make these numbers move.",
                         "取计时优化器步的中位数；机器负载会让数字波动。")),
@@ -221,18 +211,18 @@ def charts(cfg: Config, speed: dict[str, float], curves: dict[str, Curve]) -> li
 
 def tables(cfg: Config, speed: dict[str, float], curves: dict[str, Curve]) -> list[Table]:
     """Samples/s per setting; epochs, examples and seconds per recipe."""
-    setting_names, names = {k: s.name for k, s in settings(cfg).items()}, recipe_names(cfg)
+    setting, recipe = settings(cfg), recipes(cfg)
     return [
         Table(_("Throughput", "吞吐"),
               {"setting": _("setting", "设置"), "samples_s": SAMPLES_S,
                "vs_small": _("× batch {b}", "相对批量 {b} 的倍数").format(b=cfg.small_batch)},
-              [{"setting": setting_names[k], "samples_s": round(v), "vs_small": round(v / speed["small"], 2)}
+              [{"setting": setting[k].name, "samples_s": round(v), "vs_small": round(v / speed["small"], 2)}
                for k, v in speed.items()]),
         Table(_("Time to accuracy", "达到目标准确率的时间"),
               {"recipe": _("recipe", "配方"), "epochs": _("epochs", "轮数"), "samples": _("examples seen", "已见样本数"),
                "seconds": _("seconds", "秒"), "acc": _("final val accuracy", "最终验证准确率"),
                "reached": _("reached target", "是否达标")},
-              [{"recipe": names[k], "epochs": len(c.val_acc), "samples": c.samples[-1],
+              [{"recipe": recipe[k].name, "epochs": len(c.val_acc), "samples": c.samples[-1],
                 "seconds": round(c.seconds[-1], 3), "acc": round(c.val_acc[-1], 4), "reached": c.reached}
                for k, c in curves.items()]),
     ]

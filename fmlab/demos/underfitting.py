@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from .. import data, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
+from ..capacity import classifier, probability_map, tiny_batch
 from ..fit import evaluate, fit
-from ..nets import MLP, init_weights
 from ..params import DemoConfig, lr_param, param, seed_param
 from ..text import T, _, join, same, sentences
 
@@ -50,41 +50,21 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-def build(hidden: tuple[int, ...], seed: int) -> nn.Module:
-    """Logistic regression for `hidden` = (), else an MLP with those ReLU hidden layers (all one width)."""
-    if not hidden:
-        model: nn.Module = nn.Linear(2, 2)  # softmax over two logits = logistic regression
-    else:
-        model = MLP(2, 2, width=hidden[0], depth=len(hidden) - 1)
-    return init_weights(model, seed)
-
-
 def train(model: nn.Module, X: Tensor, y: Tensor, cfg: Config, decay: float, report: Report,
-          steps: int | None = None) -> list[float]:
-    """Full-batch SGD (momentum 0.9) with L2 weight decay `decay`; returns the loss per step."""
+          steps: int | None = None) -> None:
+    """Full-batch SGD (momentum 0.9) with L2 weight decay `decay`, for `steps` steps (default: cfg.steps)."""
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=decay)
-    return fit(model, opt, (X, y), epochs=steps or cfg.steps, batch_size=len(X), seed=cfg.seed,
-               report=report).history["loss"]
+    fit(model, opt, (X, y), epochs=steps or cfg.steps, batch_size=len(X), seed=cfg.seed, report=report)
 
 
 def accuracy(model: nn.Module, X: Tensor, y: Tensor) -> float:
+    """Share of (X, y) the model gets right, in eval mode."""
     return evaluate(model, X, y)["acc"]
-
-
-@torch.no_grad()
-def probability_map(model: nn.Module, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """P(class 1) on the grid: (len(ys), len(xs))."""
-    model.eval()
-    gx, gy = np.meshgrid(xs, ys)
-    points = torch.tensor(np.c_[gx.ravel(), gy.ravel()], dtype=torch.float32)  # (G, 2)
-    device = next(model.parameters()).device
-    probs = model(points.to(device)).softmax(dim=1)[:, 1].cpu().numpy()
-    return probs.reshape(len(ys), len(xs))
 
 
 def accuracy_lines(xs: list, train: list[float], val: list[float], x: T, lang: str):
     """Train and validation accuracy against one setting (categorical or numeric xs)."""
-    return plots.lines_xy({_("train", "训练").get(lang): (xs, train), _("validation", "验证").get(lang): (xs, val)},
+    return plots.lines_xy({plots.TRAIN.get(lang): (xs, train), plots.VALIDATION.get(lang): (xs, val)},
                           x, plots.ACCURACY, lang)
 
 
@@ -116,7 +96,7 @@ def fit_plan(cfg: Config, split: data.Split, report: Report, total: int) -> dict
     """Train every model of `runs_plan` on the full training set; "heavy" is the most decayed big net."""
     models: dict[str, nn.Module] = {}
     for i, (key, (hidden, decay)) in enumerate(runs_plan(cfg).items()):
-        models[key] = build(hidden, cfg.seed)
+        models[key] = classifier(hidden, cfg.seed)
         train(models[key], split.X_train, split.y_train, cfg, decay, part(report, model_name(hidden, decay), i, total))
     models["heavy"] = models[f"decay_{cfg.heavy_decay:g}"]
     return models
@@ -127,7 +107,7 @@ def learning_curve(cfg: Config, split: data.Split, report: Report, first: int, t
     metrics: Metrics = {}
     for j, size in enumerate(SIZES):
         X, y = split.X_train[:size], split.y_train[:size]  # (size, 2), (size,)
-        linear = build((), cfg.seed)
+        linear = classifier((), cfg.seed)
         label = _("logistic regression, {n} examples", "逻辑回归，{n} 个样本").format(n=size)
         train(linear, X, y, cfg, 0.0, part(report, label, first + j, total))
         metrics[f"lc_train_acc_n{size}"] = accuracy(linear, X, y)
@@ -137,22 +117,10 @@ def learning_curve(cfg: Config, split: data.Split, report: Report, first: int, t
     return metrics
 
 
-def tiny_batch(X: Tensor, seed: int) -> tuple[Tensor, Tensor]:
-    """The first TINY_BATCH training points at least TINY_GAP apart, with random labels: (16, 2), (16,).
-
-    Two nearly equal points with different labels would defeat any net; the check is about the pipeline.
-    """
-    picked: list[int] = []
-    for i in range(len(X)):
-        if len(picked) < TINY_BATCH and all((X[i] - X[j]).norm() > TINY_GAP for j in picked):
-            picked.append(i)
-    return X[picked], torch.randint(0, 2, (len(picked),), generator=torch.Generator().manual_seed(seed))
-
-
 def sanity_check(cfg: Config, split: data.Split, report: Report) -> float:
     """Sanity check first in practice: the share of a tiny randomly labelled batch the big net memorises."""
-    X, y = tiny_batch(split.X_train, cfg.seed)
-    memoriser = build((cfg.width, cfg.width), cfg.seed)
+    X, y = tiny_batch(split.X_train, TINY_BATCH, TINY_GAP, cfg.seed)
+    memoriser = classifier((cfg.width, cfg.width), cfg.seed)
     train(memoriser, X, y, cfg, 0.0, report, steps=2 * cfg.steps)  # memorising noise takes longer than a pattern
     return accuracy(memoriser, X, y)
 

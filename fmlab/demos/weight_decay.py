@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .. import data, plots
-from ..decay import CHECK_LAMBDA, CHECK_STEPS, CHECKS, make_optimizer, update_rule_gaps
+from ..decay import (CHECK_LAMBDA, CHECK_STEPS, CHECKS, decoupled_shrink, flat_weights, make_optimizer,
+                     unreached_inputs, unreached_size, update_rule_gaps)
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..fit import evaluate, fit
-from ..nets import init_weights
+from ..nets import MLP, init_weights
 from ..params import DemoConfig, epochs_param, lr_param, param, seed_param
 from ..text import T, _, same, sentences
 
@@ -49,15 +49,9 @@ class Config(DemoConfig):
     seed: int = seed_param()
 
 
-def mlp(width: int, seed: int) -> nn.Sequential:
+def mlp(width: int, seed: int) -> MLP:
     """64 -> width -> width -> 10 with ReLUs."""
-    model = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10))
-    return init_weights(model, seed)
-
-
-def weights(model: nn.Module) -> Tensor:
-    """Every weight-matrix entry, flattened: (num_weights,)."""
-    return torch.cat([p.detach().flatten().cpu() for p in model.parameters() if p.ndim > 1])
+    return init_weights(MLP(64, 10, width=width, depth=1), seed)
 
 
 def key(o: str, lam: float) -> str:
@@ -77,7 +71,7 @@ def lesson(m: Metrics) -> bool | None:
     if lams[0] != 0 or not decayed or not m["quiet_pixels"]:
         return None
     lam = decayed[0]
-    kept = (1 - m["lr"] * lam) ** m["steps"]
+    kept = decoupled_shrink(m["lr"], lam, m["steps"])
     if kept < 0.1:
         return None  # AdamW erases those weights too at this λ: nothing tells the two apart
     best = max(m[f"val_acc_{key(o, d)}"] for o in OPTIMIZERS for d in decayed)
@@ -96,7 +90,7 @@ CLAIM = Claim(
 )
 
 
-def train_sweep(cfg: Config, X: Tensor, y: Tensor, report: Report) -> dict[tuple[str, float], nn.Module]:
+def train_sweep(cfg: Config, X: Tensor, y: Tensor, report: Report) -> dict[tuple[str, float], MLP]:
     """Both optimizers at every λ (λ = 0 once: there Adam and AdamW are the same algorithm)."""
     jobs = [(o, lam) for lam in sorted(cfg.lambdas) for o in OPTIMIZERS if lam > 0 or o == "adamw"]
     models = {}
@@ -111,7 +105,7 @@ def train_sweep(cfg: Config, X: Tensor, y: Tensor, report: Report) -> dict[tuple
     return models
 
 
-def measure(models: dict[tuple[str, float], nn.Module], X: Tensor, y: Tensor, val: tuple[Tensor, Tensor],
+def measure(models: dict[tuple[str, float], MLP], X: Tensor, y: Tensor, val: tuple[Tensor, Tensor],
             quiet: Tensor, w0: float) -> Metrics:
     """Per run: train and val accuracy, ‖W‖, and the share of the blank-pixel weights' size kept."""
     metrics = {}
@@ -119,9 +113,8 @@ def measure(models: dict[tuple[str, float], nn.Module], X: Tensor, y: Tensor, va
         k = key(o, lam)
         metrics[f"train_acc_{k}"] = evaluate(model, X, y)["acc"]
         metrics[f"val_acc_{k}"] = evaluate(model, *val)["acc"]
-        metrics[f"norm_{k}"] = weights(model).norm().item()
-        kept = model[0].weight.detach().cpu()[:, quiet]  # (width, num_quiet) first-layer weights of blank pixels
-        metrics[f"quiet_{k}"] = kept.abs().mean().item() / w0 if quiet.any() else float("nan")
+        metrics[f"norm_{k}"] = flat_weights(model).norm().item()
+        metrics[f"quiet_{k}"] = unreached_size(model.stem, quiet) / w0 if quiet.any() else float("nan")
     return metrics
 
 
@@ -133,7 +126,7 @@ def verdict(cfg: Config, m: Metrics) -> T:
     lo, hi, first, steps = lams[0], lams[-1], next(lam for lam in lams if lam > 0), int(m["steps"])
     best = {o: max(lams, key=lambda lam: m[f"val_acc_{key(o, lam)}"]) for o in OPTIMIZERS}
     adam_q, adamw_q = m[f"quiet_{key('adam', first)}"], m[f"quiet_{key('adamw', first)}"]
-    formula = (1 - cfg.lr * first) ** steps
+    formula = decoupled_shrink(cfg.lr, first, steps)
     underfit = all(m[f"val_acc_{key(o, hi)}"] < m[f"val_acc_{key(o, lo)}"] - 0.1 for o in OPTIMIZERS)
     return sentences(
         _("‖W‖ fell from {n0:.1f} at λ = {lo:g} to {na:.2f} with Adam + L2 and {nw:.2f} with AdamW at λ = {hi:g}.",
@@ -168,8 +161,8 @@ def run(cfg: Config, report: Report = silent) -> Result:
     """Sweep λ for Adam and AdamW on few noisy-label digits; check which update rules coincide."""
     split = data.digits(seed=cfg.seed)
     X, y = split.X_train[:cfg.num_train], data.flip_labels(split.y_train[:cfg.num_train], cfg.label_noise, cfg.seed)
-    quiet = X.abs().sum(dim=0) == 0  # (64,) pixels blank in every training digit: no data gradient reaches them
-    w0 = mlp(cfg.width, cfg.seed)[0].weight.detach()[:, quiet].abs().mean().item()
+    quiet = unreached_inputs(X)  # (64,) pixels blank in every training digit: no data gradient reaches them
+    w0 = unreached_size(mlp(cfg.width, cfg.seed).stem, quiet)  # before training
     models = train_sweep(cfg, X, y, report)
     metrics = measure(models, X, y, (split.X_val, split.y_val), quiet, w0)
     metrics |= {"steps": cfg.epochs * math.ceil(len(X) / 50), "quiet_pixels": int(quiet.sum()), "lr": cfg.lr}
@@ -178,7 +171,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     return Result(metrics, told, charts(cfg, metrics, models), tables(cfg, metrics))
 
 
-def charts(cfg: Config, m: Metrics, models: dict[tuple[str, float], nn.Module]) -> list[Chart]:
+def charts(cfg: Config, m: Metrics, models: dict[tuple[str, float], MLP]) -> list[Chart]:
     """‖W‖, accuracy and blank-pixel weights kept against λ; a weight histogram per optimizer."""
     lams = sorted(cfg.lambdas)
     xs = [f"{lam:g}" for lam in lams]  # a categorical axis: λ = 0 has no place on a log scale
@@ -191,7 +184,7 @@ def charts(cfg: Config, m: Metrics, models: dict[tuple[str, float], nn.Module]) 
 
     accuracy = {_("{opt} {split}", "{opt} {split}").format(opt=SHORT[o], split=split): series(what, o)
                 for what, split in (("val_acc", _("val", "验证")), ("train_acc", _("train", "训练"))) for o in OPTIMIZERS}
-    formula = {_("(1 − ηλ)^steps", "(1 − ηλ)^步数"): [(1 - cfg.lr * lam) ** m["steps"] for lam in lams]}
+    formula = {_("(1 − ηλ)^steps", "(1 − ηλ)^步数"): [decoupled_shrink(cfg.lr, lam, m["steps"]) for lam in lams]}
     return [
         Chart(_("Weight norm ‖W‖ vs λ", "权重范数 ‖W‖ 与 λ"),
               lambda lang: lines({NAMES[o]: series("norm", o) for o in OPTIMIZERS}, _("‖W‖ (log)", "‖W‖（对数）"),
@@ -211,7 +204,7 @@ def charts(cfg: Config, m: Metrics, models: dict[tuple[str, float], nn.Module]) 
                         "第一层中对应“所有训练图像都空白的像素”的权重。AdamW 与公式完全吻合；Adam 的 L2 在任何 λ > 0 时都把它们压到 0。")),
         *[Chart(_("Weight histogram, {opt}", "权重直方图：{opt}").format(opt=SHORT[o]),
                 lambda lang, o=o: plots.histograms({same("λ = {lam:g}").format(lam=lam).get(lang):
-                                                    weights(models[(o, lam)]).numpy() for lam in lams},
+                                                    flat_weights(models[(o, lam)]).numpy() for lam in lams},
                                                    _("weight value", "权重值"), _("count (log)", "数量（对数）"),
                                                    lang, log_y=True))
           for o in OPTIMIZERS],

@@ -3,13 +3,10 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from sklearn.model_selection import KFold
-from torch import nn
 
+from fmlab import overfitting
 from fmlab.demo import silent
 from fmlab.demos import early_stopping
-from fmlab.fit import Fit, fit
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +21,7 @@ def val_losses(result):
     cfg, _r = result
     s = early_stopping.sets(cfg)
     _m, full = early_stopping.train(cfg, *s.train, cfg.max_epochs, silent, s.val)
-    stopper = early_stopping.EarlyStopping(cfg.patience)
+    stopper = overfitting.EarlyStopping(cfg.patience)
     _m, stopped = early_stopping.train(cfg, *s.train, cfg.max_epochs, silent, s.val, stopper)
     return full.history["val_loss"], stopped.history["val_loss"]
 
@@ -90,53 +87,6 @@ def test_kfold_estimate_is_close_to_the_validation_set(result):
     m = r.metrics
     assert m["kfold_std_acc"] > 0  # one split is a noisy estimate: the folds disagree
     assert abs(m["kfold_mean_acc"] - m["val_acc_kfold_recipe"]) < 0.1
-
-
-@pytest.mark.parametrize("num,k", [(200, 5), (23, 4), (10, 10), (7, 2)])
-def test_our_folds_are_sklearns(num, k):
-    ours = early_stopping.kfold(num, k)
-    theirs = list(KFold(n_splits=k).split(np.zeros(num)))
-    assert len(ours) == len(theirs)
-    for (tr, va), (tr_ref, va_ref) in zip(ours, theirs):
-        assert tr.tolist() == tr_ref.tolist() and va.tolist() == va_ref.tolist()
-
-
-def test_early_stopping_by_hand():
-    """Scripted validation losses through the hook: best at epoch 2, patience 2 stops at epoch 4."""
-    model = nn.Linear(1, 1)
-    stopper = early_stopping.EarlyStopping(patience=2)
-    run = Fit()
-    decisions = []
-    for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.6, 0.4], start=1):
-        with torch.no_grad():
-            model.weight.fill_(epoch)  # the weights at each epoch, so we can tell which were kept
-        run.history["val_loss"].append(loss)
-        decisions.append(stopper(epoch, run, model))
-        if decisions[-1]:
-            break
-    assert decisions == [False, False, False, True]
-    assert stopper.best_epoch == 2 and stopper.best_loss == 0.5 and stopper.stopped_at == 4
-    stopper.restore(model)
-    assert model.weight.item() == 2.0  # a deep copy: later epochs did not overwrite the checkpoint
-
-
-def test_patience_zero_stops_at_the_first_non_improvement():
-    stopper = early_stopping.EarlyStopping(patience=0)
-    run, model = Fit(), nn.Linear(1, 1)
-    out = []
-    for epoch, loss in enumerate([1.0, 0.9, 0.95], start=1):
-        run.history["val_loss"].append(loss)
-        out.append(stopper(epoch, run, model))
-    assert out == [False, False, True]
-
-
-def test_fit_stops_when_the_hook_says_so():
-    X, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
-    model = nn.Linear(3, 2)
-    stopper = early_stopping.EarlyStopping(patience=1)
-    result = fit(model, torch.optim.SGD(model.parameters(), lr=10.0), (X, y), epochs=50, batch_size=40,
-                 val=(X, 1 - y), on_epoch=stopper)  # flipped validation labels: val loss soon rises
-    assert stopper.stopped_at == len(result.history["val_loss"]) < 50
 
 
 def test_the_table_names_each_rule_in_both_languages(result):

@@ -3,11 +3,10 @@ and normalisation rescues the bad initialisations."""
 import math
 
 import pytest
-import torch
-from torch import nn
 
 from fmlab import data
 from fmlab.demos import init_and_norm as demo
+from fmlab.initialisation import INITS, activation_stds, layer_gain, predicted_gain
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def stds():
     """Per-layer activation std at initialisation for every init, without normalisation, at the default config."""
     cfg = demo.Config()
     X, _X_val = demo.standardise(data.digits(seed=cfg.seed))
-    return {i: demo.activation_stds(demo.build(i, "none", cfg, X.shape[1]), X[:256]) for i in demo.INITS}, \
+    return {i: activation_stds(demo.build(i, "none", cfg, X.shape[1]), X[:256]) for i in INITS}, \
         X[:256].std().item()
 
 
@@ -63,22 +62,8 @@ def test_per_layer_factor_matches_the_variance_formula(stds):
     by_hand = {"small": math.sqrt(128 * 0.01 ** 2 / 2), "xavier": math.sqrt(0.5), "he": 1.0, "large": 8.0,
                "pytorch": math.sqrt(1 / 6)}
     for init, expected in by_hand.items():
-        assert demo.predicted_gain(init, 128, "relu") == pytest.approx(expected)
-        assert demo.layer_gain(per_layer[init]) == pytest.approx(expected, rel=0.05), init
-
-
-def test_weight_std_formula_matches_torch_init():
-    g = torch.Generator().manual_seed(0)
-    fan_in, fan_out = 512, 256
-    for init in demo.INITS:
-        layer = nn.Linear(fan_in, fan_out)
-        demo.initialise(layer, init, g)
-        assert layer.weight.std().item() == pytest.approx(demo.weight_std(init, fan_in, fan_out), rel=0.02), init
-        assert layer.bias.abs().max().item() == 0
-    # the references: kaiming_normal_ has std gain / √fan_in with gain √2 for ReLU; nn.Linear's own default
-    assert demo.weight_std("he", fan_in, fan_out) == pytest.approx(nn.init.calculate_gain("relu") / math.sqrt(fan_in))
-    assert nn.Linear(fan_in, fan_out).weight.std().item() == pytest.approx(
-        demo.weight_std("pytorch", fan_in, fan_out), rel=0.02)
+        assert predicted_gain(init, 128, "relu") == pytest.approx(expected)
+        assert layer_gain(per_layer[init]) == pytest.approx(expected, rel=0.05), init
 
 
 def test_bad_inits_fail_to_train_and_normalisation_rescues_them(result):
@@ -97,7 +82,7 @@ def test_normalisation_makes_the_forward_signal_independent_of_the_init_scale():
     cfg = demo.Config()
     X, _X_val = demo.standardise(data.digits(seed=cfg.seed))
     for norm in ("batchnorm", "layernorm"):
-        per_layer = [demo.activation_stds(demo.build(i, norm, cfg, X.shape[1]), X[:256]) for i in demo.INITS]
+        per_layer = [activation_stds(demo.build(i, norm, cfg, X.shape[1]), X[:256]) for i in INITS]
         for stds in per_layer:
-            assert demo.layer_gain(stds) == pytest.approx(1.0, abs=0.05)
+            assert layer_gain(stds) == pytest.approx(1.0, abs=0.05)
             assert 0.4 < min(stds) and max(stds) < 0.8  # ReLU of a unit-variance input: std √(1/2 − 1/(2π)) ≈ 0.58

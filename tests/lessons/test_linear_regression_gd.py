@@ -1,12 +1,8 @@
-"""linear-regression-gd: the closed form is least squares, GD reaches it, scaling sets GD's speed,
-and constant-step SGD stays noisy until its step decays."""
+"""linear-regression-gd: GD reaches the closed form, scaling sets GD's speed, and constant-step SGD
+stays noisy until its step decays. The least-squares maths itself is tested in tests/test_least_squares.py."""
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from sklearn.linear_model import LinearRegression
 
-from fmlab.demo import silent
 from fmlab.demos import linear_regression_gd as demo
 from fmlab.plots import contour_paths
 from fmlab.text import T
@@ -21,28 +17,6 @@ def result():
 def test_the_claim_holds_at_the_defaults(result, shows_claim):
     _cfg, r = result
     shows_claim(demo.CLAIM, r)
-
-
-def test_closed_form_matches_lstsq_and_sklearn():
-    cfg = demo.Config()
-    x, y = demo.make_data(cfg)
-    for feature in (x, (x - x.mean()) / x.std()):
-        ours = demo.closed_form(feature, y)
-        lstsq = np.linalg.lstsq(demo.design(feature), y, rcond=None)[0]
-        sk = LinearRegression().fit(feature[:, None], y)
-        assert np.allclose(ours, lstsq, atol=1e-8)
-        assert np.allclose(ours, [sk.coef_[0], sk.intercept_], atol=1e-8)
-
-
-def test_hessian_formula_matches_autograd():
-    x, y = demo.make_data(demo.Config())
-    X, Y = torch.tensor(x), torch.tensor(y)
-
-    def loss(theta):
-        return F.mse_loss(X * theta[0] + theta[1], Y)
-
-    H = torch.autograd.functional.hessian(loss, torch.tensor([0.3, -0.2], dtype=torch.float64))
-    assert np.allclose(H.numpy(), demo.hessian(x), rtol=1e-10)
 
 
 def test_gradient_descent_reaches_the_closed_form(result):
@@ -67,18 +41,6 @@ def test_constant_step_sgd_stays_noisy_and_a_decaying_step_settles(result):
     assert m["jitter_sgd"] > 3 * m["jitter_sgd_decay"]
     assert m["jitter_sgd"] > 3 * m["jitter_minibatch"]  # averaging 16 examples quiets the steps
     assert m["jitter_batch"] < 1e-4
-
-
-def test_a_step_above_two_over_L_diverges():
-    cfg = demo.Config()
-    x, y = demo.make_data(cfg)
-    z = (x - x.mean()) / x.std()
-    L = np.linalg.eigvalsh(demo.hessian(z)).max()
-    theta = demo.closed_form(z, y)
-    for step, grows in ((1.9, False), (2.2, True)):
-        path = demo.descend(z, y, len(z), step / L, False, cfg, silent)
-        distance = np.linalg.norm(path - theta, axis=1)
-        assert (distance[-1] > distance[0]) == grows, step
 
 
 def test_contour_paths_takes_axis_names():

@@ -1,20 +1,13 @@
-"""LoRA under a parameter budget: the layer starts as the frozen one, costs r·(in + out) parameters,
-merges back into one matrix, and beats head-only training at the default config."""
-import copy
-
+"""LoRA under a parameter budget: the demo trains only the adapters and the head, counts r·(in + out) per
+adapted layer, and beats head-only training at the default config. The layer itself: tests/test_lora.py."""
 import pytest
 import torch
-from torch import nn
 
 from fmlab import data
 from fmlab.demos import lora_budget as lb
 from fmlab.fit import fit
+from fmlab.lora import state_bytes, trainable
 from fmlab.nets import MLP, init_weights, num_params
-
-
-def layer(r=4, alpha=8.0, seed=0):
-    base = nn.Linear(64, 256)
-    return base, lb.LoRALinear(copy.deepcopy(base), r, alpha, torch.Generator().manual_seed(seed))
 
 
 @pytest.fixture(scope="module")
@@ -23,45 +16,24 @@ def default():
     return cfg, lb.run(cfg)
 
 
-def test_lora_layer_equals_the_frozen_layer_at_init():
-    base, lora = layer()
-    X = torch.rand(32, 64)
-    assert torch.equal(lora(X), base(X))  # B = 0: exactly the pretrained function
-    assert not lora.base.weight.requires_grad and not lora.base.bias.requires_grad
-    assert lora.A.requires_grad and lora.B.requires_grad and lora.scale == 8.0 / 4
-
-
 @pytest.mark.parametrize("r", lb.RANKS)
 def test_trainable_parameters_match_r_times_in_plus_out(r):
-    _base, lora = layer(r)
-    assert sum(p.numel() for p in lb.trainable(lora)) == r * (64 + 256)
     model = lb.prepare(init_weights(MLP(64, 10, width=lb.WIDTH, depth=1), 0), "lora", r, 8.0, seed=0)
     head = 256 * 10 + 10
-    assert sum(p.numel() for p in lb.trainable(model)) == r * (64 + 256) + r * (256 + 256) + head
-
-
-def test_merged_weight_gives_the_same_outputs():
-    _base, lora = layer()
-    with torch.no_grad():
-        lora.B.normal_(generator=torch.Generator().manual_seed(1))
-    X = torch.rand(32, 64)
-    merged = lora.merged()
-    assert isinstance(merged, nn.Linear)
-    expected = X @ (lora.base.weight + lora.scale * lora.B @ lora.A).T + lora.base.bias  # by hand
-    assert torch.allclose(merged(X), lora(X), atol=1e-5) and torch.allclose(lora(X), expected, atol=1e-5)
+    assert sum(p.numel() for p in trainable(model)) == r * (64 + 256) + r * (256 + 256) + head
 
 
 def test_training_moves_only_the_adapter_and_the_head():
     split = data.digits(seed=0)
     base = init_weights(MLP(64, 10, width=lb.WIDTH, depth=1), 0)
     model = lb.prepare(base, "lora", 4, 8.0, seed=0)
-    opt = torch.optim.Adam(lb.trainable(model), lr=3e-3)
+    opt = torch.optim.Adam(trainable(model), lr=3e-3)
     fit(model, opt, (split.X_train[:128], split.y_train[:128]), epochs=1, batch_size=64, device=torch.device("cpu"))
     assert torch.equal(model.stem.base.weight, base.stem.weight)
     assert torch.equal(model.blocks[0].linear.base.weight, base.blocks[0].linear.weight)
     assert model.stem.B.abs().sum() > 0 and not torch.equal(model.head.weight, base.head.weight)
     # Adam keeps two fp32 moments per trainable parameter, measured from the optimizer itself
-    assert lb.state_bytes(opt) == 2 * 4 * sum(p.numel() for p in lb.trainable(model))
+    assert state_bytes(opt) == 2 * 4 * sum(p.numel() for p in trainable(model))
 
 
 def test_the_claim_holds_at_the_defaults(default, shows_claim):

@@ -1,12 +1,11 @@
-"""lr-schedules: the drawn curves are PyTorch's schedules, the training runs used them, and warm-up
-rescues a post-LN Transformer at a high peak learning rate."""
-import math
-
+"""lr-schedules: the training runs used the drawn schedules (checked against PyTorch in test_schedules), and
+warm-up rescues a post-LN Transformer at a high peak learning rate."""
 import pytest
 import torch
 
 from fmlab.demo import silent
 from fmlab.demos import lr_schedules as demo
+from fmlab.schedules import SHAPES, lr_curve
 
 
 @pytest.fixture(scope="module")
@@ -16,43 +15,13 @@ def result():
     return cfg, demo.run(cfg)
 
 
-def last_lrs(make, steps: int, peak: float) -> list[float]:
-    """get_last_lr() before each of `steps` steps of a fresh scheduler built by make(opt)."""
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
-    sched = make(opt)
-    out = []
-    for _step in range(steps):
-        out.append(sched.get_last_lr()[0])
-        opt.step()
-        sched.step()
-    return out
-
-
-def test_drawn_curves_equal_get_last_lr_and_the_formulas():
-    peak, steps, warm = 0.03, 240, 60
-    curves = {s: demo.lr_curve(s, peak, steps, warm) for s in demo.SHAPES}
-    for name, curve in curves.items():
-        assert curve == pytest.approx(last_lrs(lambda opt: demo.schedule(name, opt, steps, warm), steps, peak))
-    t = range(steps)
-    assert curves["constant"] == pytest.approx([peak] * steps)
-    assert curves["step"] == pytest.approx([peak * 0.1 ** (i // 80) for i in t])
-    assert curves["cosine"] == pytest.approx([peak / 2 * (1 + math.cos(math.pi * i / steps)) for i in t], abs=1e-9)
-    ramp = [peak * (0.01 + 0.99 * i / warm) for i in range(warm)]
-    cosine = [peak / 2 * (1 + math.cos(math.pi * i / (steps - warm))) for i in range(steps - warm)]
-    assert curves["warmup_cosine"] == pytest.approx(ramp + cosine, abs=1e-9)
-    one_cycle = curves["one_cycle"]
-    assert one_cycle[0] == pytest.approx(peak / 25)  # OneCycleLR's default div_factor
-    assert max(one_cycle) == pytest.approx(peak) and abs(one_cycle.index(max(one_cycle)) - 0.3 * steps) <= 1
-    assert one_cycle[-1] < peak / 1e4
-
-
 def test_training_used_the_drawn_schedules():
     """The rate Adam had at every step of each training run is the drawn curve, step for step."""
     cfg = demo.Config()
     data = (demo.palindromes(cfg.train_size, cfg.seed), demo.palindromes(1000, cfg.seed + 10_000))
     for warm, shape in ((False, "cosine"), (True, "warmup_cosine")):
         fit, lrs = demo.train(warm, cfg, data, silent)
-        assert lrs == pytest.approx(demo.lr_curve(shape, cfg.peak_lr, cfg.steps, cfg.warmup)), shape
+        assert lrs == pytest.approx(lr_curve(shape, cfg.peak_lr, cfg.steps, cfg.warmup)), shape
         assert len(lrs) == cfg.steps == len(fit.history["loss"])
 
 
@@ -96,7 +65,7 @@ def test_the_lr_table_names_each_schedule_in_both_languages(result):
     (table,) = r.tables
     for lang in ("en", "zh"):
         header = table.columns["schedule"].get(lang)
-        assert [row[header] for row in table.frame(lang)] == [demo.SHAPE_NAMES[s].get(lang) for s in demo.SHAPES]
+        assert [row[header] for row in table.frame(lang)] == [demo.SHAPE_NAMES[s].get(lang) for s in SHAPES]
     first = {row["schedule"]: row["s0"] for row in table.rows}
     assert first[demo.SHAPE_NAMES["constant"]] == cfg.peak_lr
     assert first[demo.SHAPE_NAMES["warmup_cosine"]] == pytest.approx(0.01 * cfg.peak_lr)  # warm-up starts at 1%

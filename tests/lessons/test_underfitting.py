@@ -1,13 +1,13 @@
-"""underfitting: poor on the training set itself; capacity fixes it, heavy regularisation causes it."""
+"""underfitting: poor on the training set itself; capacity fixes it, heavy regularisation causes it.
+
+The capacity helpers (models, boundary map, tiny batch) are checked in tests/test_capacity.py."""
 import math
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from torch import nn
 
 from fmlab import data, plots
 from fmlab.demos import underfitting
@@ -30,13 +30,6 @@ def test_the_claim_fails_when_a_model_fits_or_overfits():
     assert underfitting.CLAIM.check(m) is True
     assert underfitting.CLAIM.check({**m, "train_acc_linear": 0.87, "val_acc_linear": 0.86}) is False  # moons
     assert underfitting.CLAIM.check({**m, "train_acc_heavy": 0.75, "val_acc_heavy": 0.55}) is False  # a big gap
-
-
-def test_the_sanity_batch_has_no_two_points_too_close_to_tell_apart():
-    X = torch.tensor([[0.0, 0.0], [0.05, 0.0], [1.0, 0.0], [1.0, 0.1], [2.0, 2.0]])
-    picked, y = underfitting.tiny_batch(X, seed=0)
-    assert torch.equal(picked, X[[0, 2, 4]])  # [0.05, 0] is 0.05 from [0, 0], [1, 0.1] is 0.1 from [1, 0]
-    assert y.shape == (3,) and set(y.tolist()) <= {0, 1}
 
 
 def test_underfit_models_are_poor_on_their_own_training_data(result):
@@ -86,21 +79,6 @@ def test_our_logistic_regression_reaches_sklearns_optimum(result):
     ours = r.metrics["train_loss_linear"]  # full-batch cross-entropy after the last step
     assert math.isclose(ours, log_loss(y, reference.predict_proba(X)), abs_tol=2e-3)
     assert abs(r.metrics["train_acc_linear"] - reference.score(X, y)) < 0.02
-
-
-def test_probability_map_by_hand():
-    model = nn.Linear(2, 2)
-    with torch.no_grad():
-        model.weight.zero_()
-        model.bias.copy_(torch.tensor([0.0, math.log(3.0)]))  # softmax -> P(class 1) = 3 / 4 everywhere
-    xs, ys = np.linspace(-1, 1, 5), np.linspace(-2, 2, 3)
-    probs = underfitting.probability_map(model, xs, ys)
-    assert probs.shape == (3, 5) and np.allclose(probs, 0.75)
-    with torch.no_grad():
-        model.bias.zero_()
-        model.weight.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0]]))  # logit of class 1 = x
-    probs = underfitting.probability_map(model, xs, ys)
-    assert np.allclose(probs[0], 1 / (1 + np.exp(-xs)), atol=1e-6) and np.allclose(probs, probs[0])
 
 
 def test_decision_boundaries_plot():

@@ -4,6 +4,7 @@
     python -m fmlab run optimizers --set lr=0.05 --set optimizers=sgd,adam --json
     python -m fmlab run --question optimization-optimizer-selection --json
     python -m fmlab bench [--json bench.json]
+    python -m fmlab bench --seeds 5 | --classroom 30
     python -m fmlab bank --status | --samples | --schema
 """
 from __future__ import annotations
@@ -108,6 +109,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.classroom:
+        from .classroom import main
+
+        return main(args.classroom, smoke=args.smoke, json_path=args.json)
     from .bench import bench, lesson_seeds
 
     demo_ids = args.demos or list(registry.demos())
@@ -145,6 +150,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--overhead-repeats", type=int, default=5, help="repeats of the loop-overhead measurement")
     b.add_argument("--seeds", type=int, metavar="N",
                    help="instead: on how many of seeds 0..N-1 each demo's default run shows its claim")
+    b.add_argument("--classroom", type=int, metavar="N",
+                   help="instead: N students in a real browser against a real server (waits, errors, memory)")
+    b.add_argument("--smoke", action="store_true", help="with --classroom: the demos' fast smoke settings")
     b.set_defaults(func=cmd_bench)
     k = sub.add_parser("bank", help="question bank report")
     k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")

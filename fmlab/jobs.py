@@ -10,6 +10,7 @@ running the same preset computes it once. Plain Python: no Streamlit here.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -218,9 +219,11 @@ class Progress:
 class Runner:
     """Queue, cap and cache for demo runs; one per process, shared by every session."""
 
-    def __init__(self, max_concurrent: int | None = None, max_cached: int = 64, execute: Execute = in_thread):
+    def __init__(self, max_concurrent: int | None = None, max_cached: int = 64, execute: Execute = in_thread,
+                 on_start: Callable[[Demo, Any], None] | None = None):
         self.max_concurrent = max_concurrent or os.cpu_count() or 1
         self.execute = execute
+        self.on_start = on_start  # told of every run that starts computing (a classroom counts them)
         self.max_cached = max_cached
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
         self._cond = threading.Condition()
@@ -298,6 +301,8 @@ class Runner:
         """Thread body: queue, train under a slot, then cache or forget the run."""
         if self._admit(run):
             try:
+                if self.on_start is not None:
+                    self.on_start(run.demo, run.cfg)
                 run.execute()
             finally:
                 with self._cond:
@@ -317,6 +322,18 @@ class Runner:
                 self._done[run.key] = run
                 while len(self._done) > self.max_cached:
                     self._done.popitem(last=False)
+
+
+def run_log(path: str) -> Callable[[Demo, Any], None]:
+    """An `on_start` callback that appends one JSON line per started run to the file at `path`."""
+    lock = threading.Lock()
+
+    def note(demo: Demo, cfg: Any) -> None:
+        line = json.dumps({"demo": demo.id, "config": repr(cfg), "at": time.time()})
+        with lock, open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+    return note
 
 
 _RUNNERS: weakref.WeakSet[Runner] = weakref.WeakSet()

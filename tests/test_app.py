@@ -154,6 +154,17 @@ def test_a_question_can_be_deep_linked(questions):
     assert at.subheader[0].value == "为什么 Adam 比 SGD 训练得快？"
 
 
+@pytest.mark.parametrize("query", [{"q": "no-such-question"}, {"q": "<script>", "lang": "xx"},
+                                   {"q": "adam-vs-sgd", "lang": "zh\u0000"}])
+def test_a_malformed_link_renders_the_page_with_a_warning_not_a_traceback(questions, query):
+    at = open_page("pages/2_optimization.py", **query)
+    assert not at.exception
+    assert at.subheader  # the page and a question card are drawn
+    if query["q"] != "adam-vs-sgd":
+        (warning,) = at.warning
+        assert "is not here" in warning.value or "在此不存在" in warning.value
+
+
 def test_a_demo_runs_from_its_form_and_shows_the_verdict(questions):
     at = open_page("pages/2_optimization.py")
     at.get("form_submit_button")[0].click().run()

@@ -7,12 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +14,7 @@ import pytest
 import ui
 from fmlab import bank, registry
 from fmlab.bank import CATEGORIES
+from fmlab.classroom import CHROMIUM_ARGS, chromium, server
 
 if os.environ.get("FMLAB_REQUIRE_BROWSER") == "1":  # CI: a missing browser fails instead of skipping
     import playwright.sync_api as sync_api  # noqa: F401
@@ -28,9 +23,7 @@ else:
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+CHROMIUM = chromium()
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 NAV_LINKS = '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]'
 PAGES = {page.file: page for page in ui.PAGES}  # the one declared page list
@@ -52,46 +45,17 @@ def first_runnable_question(category: str) -> str | None:
 RUNNABLE = {cat: first_runnable_question(cat) for cat in ui.TOPIC_PAGES}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(base: str, server: subprocess.Popen) -> None:
-    end = time.monotonic() + STARTUP
-    while time.monotonic() < end:
-        assert server.poll() is None, "streamlit exited during start-up"
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("streamlit did not become healthy")
-
-
 @pytest.fixture(scope="module")
 def base_url():
-    """A streamlit server for this module's tests."""
-    port = free_port()
-    env = {**os.environ, "FMLAB_SMOKE": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, server)
+    """The app for this module's tests, started as scripts/app.sh starts it, forms prefilled with smoke settings."""
+    with server(smoke=True, startup_timeout=STARTUP) as (base, _process):
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

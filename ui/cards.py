@@ -10,7 +10,7 @@ from fmlab.bank import CATEGORIES, DIFFICULTIES, Question
 from fmlab.text import T, _
 
 from .panel import COMING_SOON
-from .shell import BROWSER, TOPIC_PAGES, page_link, question_bank, setup
+from .shell import BROWSER, TOPIC_PAGES, lang, page_link, question_bank, setup
 
 QUESTION = _("Question", "题目")
 SHOW_ANSWER = _("Show answer", "显示答案")
@@ -61,11 +61,22 @@ def question_filters(current: str) -> tuple[str | None, str | None, str]:
     return None if category == ANY else category, None if difficulty == ANY else difficulty, text
 
 
+NOT_HERE = _("The link asks for `{key}={value}`, which is not here; showing the first choice instead.",
+             "链接中的 `{key}={value}` 在此不存在，已改为显示第一项。")
+
+
 def url_select(label: str, options: list[str], key: str, format_func: Callable[[str], str]) -> str:
-    """A selectbox whose choice lives in the URL as `?key=<option>` (absent for the first option)."""
+    """A selectbox whose choice lives in the URL as `?key=<option>` (absent for the first option).
+
+    A value in the URL that is not an option (a mistyped link) gets a bilingual warning, and the first option.
+    """
     wanted = st.query_params.get(key)
     if wanted in options:
         st.session_state[key] = wanted
+    elif wanted is not None:
+        st.warning(NOT_HERE.format(key=key, value=wanted[:80]).get(lang()), icon=":material/link_off:")
+        st.query_params.pop(key, None)
+        st.session_state.pop(key, None)
     elif st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
     choice = st.selectbox(label, options, key=key, format_func=format_func, on_change=copy_to_url,

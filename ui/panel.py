@@ -12,19 +12,18 @@ import os
 import re
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from fmlab import plots, registry
 from fmlab.demo import Chart, Demo, Result
 from fmlab.jobs import Job, Progress, State
+from fmlab.live import live_svg
 from fmlab.params import ConfigError, Param, make, params
 from fmlab.text import _
 
 from .shell import demo_source, lang, runner, session_jobs
 
 SMOKE = os.environ.get("FMLAB_SMOKE") == "1"  # prefill every form with the demo's fast smoke settings
-MAX_LIVE_POINTS = 400  # per run on the live curve; more only slows the browser
 
 DEMO = _("Demo: {title}", "演示：{title}")
 COMING_SOON = _("Live demo `{demo}`: coming soon.", "在线演示 `{demo}`：即将推出。")
@@ -65,7 +64,8 @@ def demo_panel(demo_id: str, preset: dict[str, Any] | None = None) -> None:
         live_job(slot)
     elif job is not None:
         finished_job(job, slot, current)
-    with st.expander(SOURCE.get(current), icon=":material/code:"):
+    # a toggle, not an expander: an expander sends (and the browser highlights) the whole source on every load
+    if st.toggle(SOURCE.get(current), key=f"source:{slot}"):
         st.code(demo_source(demo.module), language="python", line_numbers=True)
 
 
@@ -74,6 +74,11 @@ def panel_slot(demo_id: str, preset: dict[str, Any]) -> str:
     if not preset:
         return demo_id
     return f"{demo_id}@{hashlib.sha1(repr(sorted(preset.items())).encode()).hexdigest()[:8]}"
+
+
+def css_key(slot: str) -> str:
+    """The slot as a container key: Streamlit turns a key into a CSS class the browser tests look for."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", slot)
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -167,7 +172,8 @@ def live_job(slot: str) -> None:
     if job is None or not job.active:
         st.rerun()
     if job.state is State.QUEUED:
-        st.info(QUEUED.format(position=job.position or 1).get(current), icon=":material/hourglass_top:")
+        with st.container(key=f"queued-{css_key(slot)}"):
+            st.info(QUEUED.format(position=job.position or 1).get(current), icon=":material/hourglass_top:")
     else:
         running_view(job, progress_of(job, slot), slot, current)
     if st.button(STOP.get(current), key=f"stop:{slot}", icon=":material/stop:"):
@@ -195,20 +201,10 @@ def running_view(job: Job, progress: Progress, slot: str, current: str) -> None:
         where = STARTING.get(current)
     st.progress(job.fraction, text=PROGRESS.format(percent=round(100 * job.fraction), where=where).get(current))
     if progress.curves:
-        st.plotly_chart(live_figure(progress.named_curves(current, plots.LOSS.get(current)), current),
-                        key=f"live:{slot}")
-
-
-def live_figure(curves: dict[str, list[float]], current: str) -> go.Figure:
-    """One line per run, thinned to at most MAX_LIVE_POINTS points, against the step number."""
-    fig = go.Figure()
-    for name, values in curves.items():
-        stride = max(1, math.ceil(len(values) / MAX_LIVE_POINTS))
-        steps = list(range(1, len(values) + 1, stride))
-        fig.add_scatter(x=steps, y=values[::stride], mode="lines", name=name)
-    fig.update_layout(title=LIVE_LOSS.get(current), xaxis_title=plots.STEP.get(current),
-                      yaxis_title=plots.LOSS.get(current), height=320, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+        with st.container(key=f"live-{css_key(slot)}"):
+            curves = progress.named_curves(current, plots.LOSS.get(current))
+            st.image(live_svg(curves, LIVE_LOSS.get(current), plots.STEP.get(current), plots.LOSS.get(current),
+                             plots.LOSS_LOG.get(current)))
 
 
 # ---- when it is done ---------------------------------------------------------------------
@@ -228,7 +224,7 @@ def show_result(job: Job, slot: str, current: str) -> None:
     """The verdict, the key metric, every chart and table, and all metrics."""
     result, demo = job.result, job.demo
     shown = demo.claim.check(result.metrics) if demo.claim is not None else None
-    with st.container(key="verdict-" + re.sub(r"[^A-Za-z0-9_-]", "-", slot)):  # green: the lesson showed
+    with st.container(key=f"verdict-{css_key(slot)}"):  # green: the lesson showed
         (st.success if shown else st.info)(result.verdict.get(current), icon=":material/insights:")
     if job.cached:
         st.caption(CACHED.get(current))

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pandas  # noqa: F401  whole before any page thread draws a chart: plotly takes sys.modules["pandas"]
+#               without waiting for an import another thread has begun ("partially initialized module")
 import streamlit as st
 
 from fmlab import __version__, bank
 from fmlab.bank import CATEGORIES, Bank
 from fmlab.fit import pick_device
-from fmlab.jobs import JobSet, Runner
+from fmlab.jobs import JobSet, Runner, run_log
 from fmlab.text import LANGS, T, _
 from fmlab.workers import Pool
+from fmlab.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 LANG_NAMES = {"en": "English", "zh": "中文"}
@@ -75,9 +78,10 @@ TOPIC_PAGES = {p.category: p for p in PAGES if p.category is not None}
 def runner() -> Runner:
     """The one job runner of this server process: shared queue, cap, result cache, and worker processes."""
     cores = os.cpu_count() or 1
-    pool = Pool(cores)
-    pool.warm()
-    return Runner(max_concurrent=cores, execute=pool.execute)
+    pool = Pool(cores, zygote=Zygote.adopt())  # the launcher's (ui.serve), else one of its own
+    pool.warm(background=True)  # the first page does not wait for the workers
+    log_path = os.environ.get("FMLAB_RUN_LOG")  # set by the classroom load test, which counts computed runs
+    return Runner(max_concurrent=cores, execute=pool.execute, on_start=run_log(log_path) if log_path else None)
 
 
 @st.cache_resource(scope="session", on_release=JobSet.cancel_all)

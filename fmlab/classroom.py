@@ -295,6 +295,43 @@ def cpu_split(server_pid: int) -> dict[str, float]:
     return {"server": server_cpu, "browser": ours - server_cpu}
 
 
+def demo_questions() -> dict[str, tuple[str, str]]:
+    """Per built demo, the (topic, question id) of the first question that links it."""
+    from . import bank, registry
+
+    demos, out = registry.demos(), {}
+    for q in bank.load().questions:
+        if q.demo in demos and q.demo not in out:
+            out[q.demo] = (q.category, q.id)
+    return out
+
+
+def first_points(demo_ids: list[str] | None = None, timeout: float = 60) -> dict[str, float | None]:
+    """Seconds from Run to the first live loss point on screen, per demo at its question's preset, one learner."""
+    from playwright.sync_api import sync_playwright
+
+    linked = demo_questions()
+    seconds: dict[str, float | None] = {}
+    with sync_playwright() as playwright, server(smoke=False) as (base, _process):
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        for demo_id in demo_ids or sorted(linked):
+            topic, qid = linked[demo_id]
+            page.goto(f"{base}/{topic}?q={qid}&lang=en")
+            page.wait_for_selector(RUN_BUTTON, timeout=120_000)
+            page.evaluate(WATCH, [VERDICT, LIVE_POINT, QUEUED, BAD])
+            page.locator(RUN_BUTTON).first.click()
+            page.wait_for_function("() => window.__fmlab.live !== undefined || window.__fmlab.verdict !== undefined "
+                                   "|| window.__fmlab.error !== undefined", timeout=timeout * 1000, polling=100)
+            live = page.evaluate("window.__fmlab.live")
+            seconds[demo_id] = None if live is None else live / 1000
+            stop = page.get_by_role("button", name="Stop")
+            if stop.count():
+                stop.first.click()
+        browser.close()
+    return seconds
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of `values`, nearest rank."""
     if not values:
@@ -327,6 +364,17 @@ def report(c: Class) -> tuple[str, bool]:
     width = max(len(r[0]) for r in rows)
     lines = [f"{name:<{width}}  {value:<40} {'ok' if ok else 'MISSED'}" for name, value, ok in rows]
     return "\n".join(lines), all(ok for _, _, ok in rows)
+
+
+def main_live(demo_ids: list[str], json_path: str | None = None) -> int:
+    """Print Run -> first live point per demo; 1 when one misses MAX_FIRST_POINT."""
+    seconds = first_points(demo_ids or None)
+    for demo_id, s in seconds.items():
+        shown = "no live point (finished first)" if s is None else f"{s:.2f} s"
+        print(f"{demo_id:24s} {shown:32s} {'ok' if s is None or s <= MAX_FIRST_POINT else 'MISSED'}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(seconds, indent=2))
+    return 0 if all(s is None or s <= MAX_FIRST_POINT for s in seconds.values()) else 1
 
 
 def main(num: int, smoke: bool = False, json_path: str | None = None) -> int:

@@ -4,7 +4,7 @@
     python -m fmlab run optimizers --set lr=0.05 --set optimizers=sgd,adam --json
     python -m fmlab run --question optimization-optimizer-selection --json
     python -m fmlab bench [--json bench.json]
-    python -m fmlab bench --seeds 5 | --classroom 30
+    python -m fmlab bench --seeds 5 | --classroom 30 | --live
     python -m fmlab bank --status | --samples | --schema
 """
 from __future__ import annotations
@@ -113,6 +113,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .classroom import main
 
         return main(args.classroom, smoke=args.smoke, json_path=args.json)
+    if args.live:
+        from .classroom import main_live
+
+        return main_live(args.demos, json_path=args.json)
     from .bench import bench, lesson_seeds
 
     demo_ids = args.demos or list(registry.demos())
@@ -153,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--classroom", type=int, metavar="N",
                    help="instead: N students in a real browser against a real server (waits, errors, memory)")
     b.add_argument("--smoke", action="store_true", help="with --classroom: the demos' fast smoke settings")
+    b.add_argument("--live", action="store_true",
+                   help="instead: seconds from Run to the first live loss point in a real browser, per demo")
     b.set_defaults(func=cmd_bench)
     k = sub.add_parser("bank", help="question bank report")
     k.add_argument("--status", action="store_true", help="which linked demos exist and which are pending (default)")

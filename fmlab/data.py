@@ -7,7 +7,8 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -31,6 +32,26 @@ class Split:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def copy(self) -> Split:
+        """The same split in new tensors: a caller may change them without touching anyone else's."""
+        return replace(self, X_train=self.X_train.clone(), y_train=self.y_train.clone(), X_val=self.X_val.clone(),
+                       y_val=self.y_val.clone(), extras={k: v.clone() for k, v in self.extras.items()})
+
+
+def kept(build):
+    """Keep the last few splits a generator built (same arguments, same split) and hand out copies.
+
+    A worker forked from the warm zygote finds the default data already built (fmlab.zygote.warm_up).
+    """
+    cached = functools.lru_cache(maxsize=4)(build)
+
+    @functools.wraps(build)
+    def split(*args, **kwargs) -> Split:
+        return cached(*args, **kwargs).copy()
+
+    split.cache_clear = cached.cache_clear
+    return split
 
 
 def _split(X: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
@@ -83,6 +104,7 @@ def _shape_masks(kind: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray
     return np.where(k == 0, circle, np.where(k == 1, square, triangle))
 
 
+@kept
 def shapes(num: int = 2000, seed: int = 0, val_fraction: float = 0.25, size: int = 32,
            noise: float = 0.08, distractor: bool = True) -> Split:
     """Coloured shapes on noisy backgrounds: X (N, 3, size, size) in [0, 1], y in {0, 1, 2}.

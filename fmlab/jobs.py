@@ -69,6 +69,7 @@ class _Run:
         self.holders = 0
         self.stop = threading.Event()
         self.finished = threading.Event()
+        self.stepped = threading.Event()  # set at the first training step (the live view's first point)
         self._events: list[Event] = []
         self._lock = threading.Lock()
 
@@ -79,6 +80,8 @@ class _Run:
         with self._lock:
             self._events.append(event)
             self.fraction = min(1.0, max(self.fraction, event.fraction))
+        if event.kind == "step":
+            self.stepped.set()
 
     def events(self, since: int = 0) -> list[Event]:
         """A copy of the events reported so far, from index `since`."""
@@ -109,6 +112,7 @@ class _Run:
             if state is State.DONE:
                 self.fraction = 1.0
         self.finished.set()
+        self.stepped.set()
 
     def execute(self) -> None:
         """Run the demo and record how it ended."""
@@ -181,6 +185,11 @@ class Job:
             return
         self._withdrawn = self._run.release()
         self._runner.wake()
+
+    def wait_for_first_step(self, timeout: float) -> bool:
+        """Block until the run's first training step (or its end), up to `timeout` s: a live view then opens
+        with its first loss point drawn instead of waiting for the next refresh."""
+        return self._withdrawn or self._run.stepped.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run finishes (or this job was cancelled); True if it did within `timeout`."""

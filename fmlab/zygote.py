@@ -41,6 +41,7 @@ def warm_up() -> None:
     configure_threads(1)  # start no thread pool before forking: a forked OpenMP pool can hang the child
     registry.demos()  # torch, captum and every demo module
     data.digits()  # scikit-learn and SciPy, imported on first use, and the bundled digits
+    data.shapes()  # the default shapes (grad-cam's), kept for every worker
     one_training_step()
 
 

@@ -75,3 +75,14 @@ def test_sines_classes_are_frequencies():
     assert split.X_train.shape == (300, 40, 1) and split.num_classes == 4
     spectrum = torch.fft.rfft(split.X_train[..., 0]).abs()  # (N, 21)
     assert (spectrum[:, 1:].argmax(dim=1) == split.y_train).all()  # peak at y + 1 cycles
+
+
+def test_kept_shapes_are_equal_copies_a_caller_may_change():
+    first = data.shapes(num=60, seed=3)
+    first.X_train.zero_()
+    first.extras["boxes"].zero_()
+    again = data.shapes(num=60, seed=3)
+    fresh = data.shapes.__wrapped__(num=60, seed=3)  # built anew, not kept
+    assert torch.equal(again.X_train, fresh.X_train) and again.X_train.abs().sum() > 0
+    assert torch.equal(again.extras["boxes"], fresh.extras["boxes"])
+    assert again.X_train is not data.shapes(num=60, seed=3).X_train

@@ -221,3 +221,15 @@ def test_shutdown_stops_queued_and_running_runs(fake):
     runner.shutdown(timeout=5)
     assert running.state is State.CANCELLED and queued.state is State.CANCELLED
     assert fake.calls == 1 and fake.active == 0
+
+
+def test_wait_for_first_step_returns_at_the_first_step_not_at_a_stage_or_the_end():
+    fake = Fake()
+    fake.gate.clear()  # the run reports its "Training" stage, then waits before its first step
+    job = Runner(max_concurrent=1).submit(fake.demo, Config(steps=3, pause=0.5))
+    assert not job.wait_for_first_step(0.3)  # a stage note is not a loss point
+    fake.gate.set()
+    assert job.wait_for_first_step(5)
+    assert job.active and [e.kind for e in job.events()] == ["stage", "step"]
+    assert job.wait(10) and job.state is State.DONE
+    assert job.wait_for_first_step(0)  # a finished run never makes anyone wait

@@ -24,6 +24,7 @@ from fmlab.text import _
 from .shell import demo_source, lang, runner, session_jobs
 
 SMOKE = os.environ.get("FMLAB_SMOKE") == "1"  # prefill every form with the demo's fast smoke settings
+FIRST_POINT_WAIT = 0.8  # s a submit waits for the run's first step, so the live view opens with its point
 
 DEMO = _("Demo: {title}", "演示：{title}")
 COMING_SOON = _("Live demo `{demo}`: coming soon.", "在线演示 `{demo}`：即将推出。")
@@ -157,8 +158,10 @@ def submit(demo: Demo, chosen: dict[str, Any], slot: str, current: str) -> None:
     except ConfigError as error:
         st.error(error.text.get(current), icon=":material/error:")
         return
-    session_jobs().put(slot, runner().submit(demo, cfg))
+    job = runner().submit(demo, cfg)
+    session_jobs().put(slot, job)
     st.session_state.pop(f"progress:{slot}", None)
+    job.wait_for_first_step(FIRST_POINT_WAIT)
 
 
 # ---- while it runs -----------------------------------------------------------------------

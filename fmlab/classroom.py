@@ -192,6 +192,31 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError("streamlit did not become healthy")
 
 
+def logged_runs(run_log: Path) -> list[dict]:
+    """What the server wrote to FMLAB_RUN_LOG: one {"event", "demo", "config", "at"} per run start and end."""
+    if not run_log.exists():
+        return []
+    return [json.loads(line) for line in run_log.read_text(encoding="utf-8").splitlines()]
+
+
+def workers_of(server_pid: int) -> list:
+    """The server's training workers (psutil processes): the zygote's children, so the server's grandchildren."""
+    import psutil
+
+    return [worker for zygote in psutil.Process(server_pid).children() for worker in zygote.children()]
+
+
+def busiest(workers: list, seconds: float = 1.0) -> list:
+    """`workers` ordered by the CPU each used over the next `seconds`, busiest first."""
+    def used(proc) -> float:
+        times = proc.cpu_times()
+        return times.user + times.system
+
+    before = {w.pid: used(w) for w in workers}
+    time.sleep(seconds)
+    return sorted(workers, key=lambda w: before[w.pid] - used(w))
+
+
 def chromium() -> str:
     return shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -283,7 +308,7 @@ def classroom(num: int, smoke: bool = False, run_timeout: float = 600) -> Class:
             time.sleep(10)  # sessions end a few seconds after their websocket closes
             sampler.done.set()
             pss_after = tree_pss(process.pid)
-            runs = len(run_log.read_text().splitlines()) if run_log.exists() else 0
+            runs = sum(entry["event"] == "started" for entry in logged_runs(run_log))
         browser.close()
     return Class(students, startup, load, runs, pss_idle, max(sampler.peak, pss_idle), pss_after, cpu)
 

@@ -229,10 +229,10 @@ class Runner:
     """Queue, cap and cache for demo runs; one per process, shared by every session."""
 
     def __init__(self, max_concurrent: int | None = None, max_cached: int = 64, execute: Execute = in_thread,
-                 on_start: Callable[[Demo, Any], None] | None = None):
+                 watch: Callable[[str, Demo, Any], None] | None = None):
         self.max_concurrent = max_concurrent or os.cpu_count() or 1
         self.execute = execute
-        self.on_start = on_start  # told of every run that starts computing (a classroom counts them)
+        self.watch = watch  # told ("started" | how it ended, demo, cfg) of every computed run: a classroom counts them
         self.max_cached = max_cached
         self._slots = threading.BoundedSemaphore(self.max_concurrent)
         self._cond = threading.Condition()
@@ -310,17 +310,21 @@ class Runner:
         """Thread body: queue, train under a slot, then cache or forget the run."""
         if self._admit(run):
             try:
-                if self.on_start is not None:
-                    self.on_start(run.demo, run.cfg)
+                self._tell("started", run)
                 run.execute()
             finally:
                 with self._cond:
                     self._running -= 1
                     self._slots.release()
                     self._cond.notify_all()
+            self._tell(str(run.state), run)
         else:
             run.finish(State.CANCELLED)
         self._retire(run)
+
+    def _tell(self, what: str, run: _Run) -> None:
+        if self.watch is not None:
+            self.watch(what, run.demo, run.cfg)
 
     def _retire(self, run: _Run) -> None:
         """Move a finished run out of flight; keep it in the cache only if it succeeded."""
@@ -333,12 +337,12 @@ class Runner:
                     self._done.popitem(last=False)
 
 
-def run_log(path: str) -> Callable[[Demo, Any], None]:
-    """An `on_start` callback that appends one JSON line per started run to the file at `path`."""
+def run_log(path: str) -> Callable[[str, Demo, Any], None]:
+    """A `watch` callback that appends one JSON line per computed run's start and end to the file at `path`."""
     lock = threading.Lock()
 
-    def note(demo: Demo, cfg: Any) -> None:
-        line = json.dumps({"demo": demo.id, "config": repr(cfg), "at": time.time()})
+    def note(what: str, demo: Demo, cfg: Any) -> None:
+        line = json.dumps({"event": what, "demo": demo.id, "config": repr(cfg), "at": time.time()})
         with lock, open(path, "a", encoding="utf-8") as out:
             out.write(line + "\n")
 

@@ -81,7 +81,7 @@ def runner() -> Runner:
     pool = Pool(cores, zygote=Zygote.adopt())  # the launcher's (ui.serve), else one of its own
     pool.warm(background=True)  # the first page does not wait for the workers
     log_path = os.environ.get("FMLAB_RUN_LOG")  # set by the classroom load test, which counts computed runs
-    return Runner(max_concurrent=cores, execute=pool.execute, on_start=run_log(log_path) if log_path else None)
+    return Runner(max_concurrent=cores, execute=pool.execute, watch=run_log(log_path) if log_path else None)
 
 
 @st.cache_resource(scope="session", on_release=JobSet.cancel_all)

@@ -155,7 +155,8 @@ def server(smoke: bool, run_log: Path | None = None, startup_timeout: float = 12
            ) -> Iterator[tuple[str, subprocess.Popen]]:
     """The app started as `scripts/app.sh` starts it (`python -m ui.serve`), on a free port; yields (url, process)."""
     port = free_port()
-    env = {**os.environ, "FMLAB_SMOKE": "1" if smoke else "0", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {**os.environ, "FMLAB_SMOKE": "1" if smoke else "0",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # as scripts/app.sh sets it
     if run_log is not None:
         env["FMLAB_RUN_LOG"] = str(run_log)
     command = [sys.executable, "-m", "ui.serve", *server_options(port)]
@@ -233,9 +234,11 @@ def open_class(browser, base: str, students: list[Student], timeout_ms: int) -> 
     """Every student opens the question in a context of their own; returns the pages once all can press Run."""
     pages = []
     for i, _student in enumerate(students):
-        context = browser.new_context(locale="zh-CN" if i % 4 == 3 else "en-US", viewport={"width": 1280, "height": 900})
+        lang = "zh" if i % 4 == 3 else "en"  # every fourth student reads Chinese
+        context = browser.new_context(locale={"zh": "zh-CN", "en": "en-US"}[lang],
+                                      viewport={"width": 1280, "height": 900})
         page = context.new_page()
-        page.goto(f"{base}/{TOPIC}?q={QUESTION}&lang={'zh' if i % 4 == 3 else 'en'}", wait_until="commit")
+        page.goto(f"{base}/{TOPIC}?q={QUESTION}&lang={lang}", wait_until="commit")
         pages.append(page)
     for i, page in enumerate(pages):
         try:

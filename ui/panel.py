@@ -158,10 +158,12 @@ def submit(demo: Demo, chosen: dict[str, Any], slot: str, current: str) -> None:
     except ConfigError as error:
         st.error(error.text.get(current), icon=":material/error:")
         return
-    job = runner().submit(demo, cfg)
+    jobs = runner()
+    job = jobs.submit(demo, cfg)  # a cached result or a run already in flight comes back at once
     session_jobs().put(slot, job)
     st.session_state.pop(f"progress:{slot}", None)
-    job.wait_for_first_step(FIRST_POINT_WAIT)
+    if job.state is State.RUNNING or jobs.running < jobs.max_concurrent:  # not queued: its first point is near
+        job.wait_for_first_step(FIRST_POINT_WAIT)
 
 
 # ---- while it runs -----------------------------------------------------------------------

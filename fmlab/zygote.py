@@ -65,6 +65,7 @@ def serve_forks(control: socket.socket) -> None:
     from .workers import serve
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; we all exit when it closes our sockets
     gc.freeze()  # the collector would otherwise write to (and so copy) every shared object page
     while True:
         try:

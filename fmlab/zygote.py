@@ -52,10 +52,11 @@ def one_training_step() -> None:
 
     from .nets import CNN, MLP
 
-    for model, X in ((CNN(), torch.rand(8, 3, 32, 32)), (MLP(64, 10), torch.rand(8, 64))):
-        opt = torch.optim.Adam(model.parameters())
-        F.cross_entropy(model(X), torch.zeros(8, dtype=torch.long)).backward()
-        opt.step()
+    with torch.random.fork_rng():  # leave the global generator as it was: the workers inherit it
+        for model, X in ((CNN(), torch.rand(8, 3, 32, 32)), (MLP(64, 10), torch.rand(8, 64))):
+            opt = torch.optim.Adam(model.parameters())
+            F.cross_entropy(model(X), torch.zeros(8, dtype=torch.long)).backward()
+            opt.step()
 
 
 def serve_forks(control: socket.socket) -> None:

@@ -145,3 +145,11 @@ def test_the_runner_trains_in_the_pool(pool):
     assert job.wait(120)
     assert job.state is State.DONE and job.result.metrics == pytest.approx(DEMO.run(SMOKE).metrics, rel=1e-5)
     assert job.fraction == 1.0 and job.events()
+
+
+def test_the_zygotes_warm_up_step_leaves_the_global_generator_as_it_was():
+    from fmlab.zygote import one_training_step
+
+    before = torch.random.get_rng_state().clone()
+    one_training_step()
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -89,10 +89,11 @@ class Class:
     pss_peak: int
     pss_after: int  # after every tab closed and the server let go
     cpu_while_loading: dict[str, float]  # CPU seconds of the server tree and of the browser while pages load
-    distinct: int = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.distinct = len({s.seed for s in self.students})
+    @property
+    def distinct(self) -> int:
+        """How many different settings the students asked for (the preset counts once)."""
+        return len({s.seed for s in self.students})
 
     def waits(self) -> list[float]:
         return sorted(s.verdict for s in self.students if s.verdict is not None)
@@ -108,33 +109,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_pss(pid: int) -> int:
-    """Proportional set size of a process and all its descendants, in bytes."""
+def tree_sum(pid: int, measure) -> float:
+    """`measure(proc)` summed over a process and its living descendants (one that just exited counts 0)."""
     import psutil
 
     total = 0
     root = psutil.Process(pid)
     for proc in [root, *root.children(recursive=True)]:
         try:
-            total += proc.memory_full_info().pss
-        except psutil.Error:  # a worker that just exited
-            pass
-    return total
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its living descendants."""
-    import psutil
-
-    total = 0.0
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
+            total += measure(proc)
         except psutil.Error:
             pass
     return total
+
+
+def cpu_seconds(proc) -> float:
+    """CPU seconds (user + system) a psutil process has used so far."""
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of a process and all its descendants, in bytes."""
+    return tree_sum(pid, lambda proc: proc.memory_full_info().pss)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its living descendants."""
+    return tree_sum(pid, cpu_seconds)
 
 
 class PeakPss(threading.Thread):
@@ -209,13 +211,9 @@ def workers_of(server_pid: int) -> list:
 
 def busiest(workers: list, seconds: float = 1.0) -> list:
     """`workers` ordered by the CPU each used over the next `seconds`, busiest first."""
-    def used(proc) -> float:
-        times = proc.cpu_times()
-        return times.user + times.system
-
-    before = {w.pid: used(w) for w in workers}
+    before = {w.pid: cpu_seconds(w) for w in workers}
     time.sleep(seconds)
-    return sorted(workers, key=lambda w: before[w.pid] - used(w))
+    return sorted(workers, key=lambda w: before[w.pid] - cpu_seconds(w))
 
 
 def chromium() -> str:

@@ -50,7 +50,6 @@ def kept(build):
     def split(*args, **kwargs) -> Split:
         return cached(*args, **kwargs).copy()
 
-    split.cache_clear = cached.cache_clear
     return split
 
 

@@ -111,19 +111,20 @@ class _Relay:
     """The worker's `report` callback: batches events for the parent and obeys "cancel" and "threads"."""
 
     def __init__(self, conn: Connection) -> None:
+        from .fit import configure_threads  # torch: imported by the worker, not by whoever imports this module
+
         self.conn = conn
+        self.configure_threads = configure_threads
         self.pending: list[Event] = []
         self.sent_at = -FLUSH_SECONDS  # the first event goes at once
 
     def report(self, event: Event) -> None:
-        from .fit import configure_threads
-
         while self.conn.poll():
             message = self.conn.recv()
             if message[0] == "cancel":
                 raise Cancelled
             if message[0] == "threads":
-                configure_threads(message[1])
+                self.configure_threads(message[1])
         self.pending.append(event)
         if time.monotonic() - self.sent_at >= FLUSH_SECONDS:
             self.flush()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import data, plots
+from .. import data, overfitting, plots
 from ..demo import Chart, Claim, Demo, Metrics, Report, Result, Table, part, silent
 from ..capacity import classifier, probability_map, tiny_batch
 from ..fit import evaluate, fit
@@ -104,14 +104,16 @@ def fit_plan(cfg: Config, split: data.Split, report: Report, total: int) -> dict
 
 def learning_curve(cfg: Config, split: data.Split, report: Report, first: int, total: int) -> Metrics:
     """Logistic regression on growing prefixes of the training set: train and val accuracy per size."""
-    metrics: Metrics = {}
-    for j, size in enumerate(SIZES):
-        X, y = split.X_train[:size], split.y_train[:size]  # (size, 2), (size,)
+    def fit_linear(X: Tensor, y: Tensor, j: int) -> nn.Module:  # (size, 2), (size,)
         linear = classifier((), cfg.seed)
-        label = _("logistic regression, {n} examples", "逻辑回归，{n} 个样本").format(n=size)
+        label = _("logistic regression, {n} examples", "逻辑回归，{n} 个样本").format(n=len(X))
         train(linear, X, y, cfg, 0.0, part(report, label, first + j, total))
-        metrics[f"lc_train_acc_n{size}"] = accuracy(linear, X, y)
-        metrics[f"lc_val_acc_n{size}"] = accuracy(linear, split.X_val, split.y_val)
+        return linear
+
+    metrics: Metrics = {}
+    curve = overfitting.learning_curve(fit_linear, split.X_train, split.y_train, SIZES, (split.X_val, split.y_val))
+    for size, (train_acc, val_acc) in curve.items():
+        metrics[f"lc_train_acc_n{size}"], metrics[f"lc_val_acc_n{size}"] = train_acc, val_acc
     metrics["lc_val_min"] = min(metrics[f"lc_val_acc_n{size}"] for size in SIZES)
     metrics["lc_val_max"] = max(metrics[f"lc_val_acc_n{size}"] for size in SIZES)
     return metrics

@@ -153,12 +153,15 @@ class PeakPss(threading.Thread):
 
 
 @contextmanager
-def server(smoke: bool, run_log: Path | None = None, startup_timeout: float = 120
+def server(smoke: bool, run_log: Path | None = None, startup_timeout: float = 120, env: dict[str, str] | None = None
            ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The app started as `scripts/app.sh` starts it (`python -m ui.serve`), on a free port; yields (url, process)."""
+    """The app started as `scripts/app.sh` starts it (`python -m ui.serve`), on a free port; yields (url, process).
+
+    env: more environment variables for the server (e.g. FMLAB_RAY_ADDRESS).
+    """
     port = free_port()
     env = {**os.environ, "FMLAB_SMOKE": "1" if smoke else "0",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # as scripts/app.sh sets it
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})}  # as scripts/app.sh sets it
     if run_log is not None:
         env["FMLAB_RUN_LOG"] = str(run_log)
     command = [sys.executable, "-m", "ui.serve", *server_options(port)]

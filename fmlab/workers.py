@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Callable
 
 from .demo import Cancelled, Demo, Event, Result
 from .text import LANGS, T, _
@@ -107,6 +107,27 @@ def serve(conn: Connection) -> None:
             conn.send(("failed", failure(error)))
 
 
+class Batches:
+    """Progress events on their way to another process: the first goes at once, later ones at most one
+    batch every FLUSH_SECONDS. `send(events)` delivers one batch."""
+
+    def __init__(self, send: Callable[[list[Event]], None]) -> None:
+        self.send = send
+        self.pending: list[Event] = []
+        self.sent_at = -FLUSH_SECONDS  # the first event goes at once
+
+    def add(self, event: Event) -> None:
+        self.pending.append(event)
+        if time.monotonic() - self.sent_at >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.send(self.pending)
+            self.pending = []
+        self.sent_at = time.monotonic()
+
+
 class _Relay:
     """The worker's `report` callback: batches events for the parent and obeys "cancel" and "threads"."""
 
@@ -115,8 +136,7 @@ class _Relay:
 
         self.conn = conn
         self.configure_threads = configure_threads
-        self.pending: list[Event] = []
-        self.sent_at = -FLUSH_SECONDS  # the first event goes at once
+        self.batches = Batches(lambda events: conn.send(("events", events)))
 
     def report(self, event: Event) -> None:
         while self.conn.poll():
@@ -125,15 +145,10 @@ class _Relay:
                 raise Cancelled
             if message[0] == "threads":
                 self.configure_threads(message[1])
-        self.pending.append(event)
-        if time.monotonic() - self.sent_at >= FLUSH_SECONDS:
-            self.flush()
+        self.batches.add(event)
 
     def flush(self) -> None:
-        if self.pending:
-            self.conn.send(("events", self.pending))
-            self.pending = []
-        self.sent_at = time.monotonic()
+        self.batches.flush()
 
 
 class _Worker:

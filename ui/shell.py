@@ -18,6 +18,7 @@ import streamlit as st
 
 from fmlab import __version__, bank
 from fmlab.bank import CATEGORIES, Bank
+from fmlab.cluster import Cluster, ClusterUnreachable
 from fmlab.fit import pick_device
 from fmlab.jobs import JobSet, Runner, run_log
 from fmlab.text import LANGS, T, _
@@ -32,6 +33,7 @@ HOME_LINK = _("Home", "首页")
 BROWSER = _("All questions", "全部题目")
 LANGUAGE = _("Language", "语言")
 DEVICE = _("Device: `{device}` · at most {cap} runs at once", "设备：`{device}` · 最多同时运行 {cap} 个任务")
+CLUSTER = "Ray @ {address}"  # where runs train when FMLAB_RAY_ADDRESS is set (a name: one text for both languages)
 LOAD = _("Now: {running} running, {queued} queued", "当前：{running} 个运行中，{queued} 个排队中")
 
 
@@ -74,14 +76,23 @@ TOPIC_PAGES = {p.category: p for p in PAGES if p.category is not None}
 # ---- resources --------------------------------------------------------------------------
 
 
+def cluster_address() -> str | None:
+    """The Ray cluster this server sends its runs to (FMLAB_RAY_ADDRESS), or None for the local worker pool."""
+    return os.environ.get("FMLAB_RAY_ADDRESS") or None
+
+
 @st.cache_resource
 def runner() -> Runner:
-    """The one job runner of this server process: shared queue, cap, result cache, and worker processes."""
+    """The one job runner of this server process: shared queue, cap, result cache, and where runs train."""
+    log_path = os.environ.get("FMLAB_RUN_LOG")  # set by the classroom load test, which counts computed runs
+    watch = run_log(log_path) if log_path else None
+    if address := cluster_address():  # a class bigger than one box (fmlab.cluster); raises ClusterUnreachable
+        cluster = Cluster.connect(address)
+        return Runner(max_concurrent=cluster.cpus, execute=cluster.execute, watch=watch)
     cores = os.cpu_count() or 1
     pool = Pool(cores, zygote=Zygote.adopt())  # the launcher's (ui.serve), else one of its own
     pool.warm(background=True)  # the first page does not wait for the workers
-    log_path = os.environ.get("FMLAB_RUN_LOG")  # set by the classroom load test, which counts computed runs
-    return Runner(max_concurrent=cores, execute=pool.execute, watch=run_log(log_path) if log_path else None)
+    return Runner(max_concurrent=cores, execute=pool.execute, watch=watch)
 
 
 @st.cache_resource(scope="session", on_release=JobSet.cancel_all)
@@ -104,8 +115,9 @@ def demo_source(module: str) -> str:
 
 @cache
 def device_name() -> str:
-    """Where demos train in this process: cuda, mps or cpu."""
-    return str(pick_device())
+    """Where demos train: the Ray cluster, else this machine's cuda, mps or cpu."""
+    address = cluster_address()
+    return CLUSTER.format(address=address) if address else str(pick_device())
 
 
 # ---- language and navigation -------------------------------------------------------------
@@ -160,7 +172,11 @@ def navigation() -> None:
 
 def server_status(current: str) -> None:
     """The device in use and how busy the shared runner is."""
-    jobs = runner()
+    try:
+        jobs = runner()
+    except ClusterUnreachable as error:
+        st.error(error.text.get(current))
+        st.stop()
     st.caption(DEVICE.format(device=device_name(), cap=jobs.max_concurrent).get(current))
     st.caption(LOAD.format(running=jobs.running, queued=jobs.queued).get(current))
 

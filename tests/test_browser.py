@@ -14,7 +14,7 @@ import pytest
 import ui
 from fmlab import bank, registry
 from fmlab.bank import CATEGORIES
-from fmlab.classroom import CHROMIUM_ARGS, chromium, server
+from fmlab.classroom import chromium, server
 
 if os.environ.get("FMLAB_REQUIRE_BROWSER") == "1":  # CI: a missing browser fails instead of skipping
     import playwright.sync_api as sync_api  # noqa: F401
@@ -50,14 +50,6 @@ def base_url():
     """The app for this module's tests, started as scripts/app.sh starts it, forms prefilled with smoke settings."""
     with server(smoke=True, startup_timeout=STARTUP) as (base, _process):
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

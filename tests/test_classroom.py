@@ -54,16 +54,6 @@ def app(tmp_path_factory):
         yield base, process, run_log
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=classroom.chromium(), args=classroom.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def start_run(browser, base: str, seed: int):
     """A student opens the Grad-CAM question, types a seed, presses Run and waits for the live curve."""
     page = browser.new_context().new_page()

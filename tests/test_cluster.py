@@ -162,20 +162,6 @@ def test_a_server_with_a_wrong_address_stops_at_start_with_the_message():
 # ---- two real app servers, one cluster ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if os.environ.get("FMLAB_REQUIRE_BROWSER") != "1":
-        pytest.importorskip("playwright.sync_api")
-        if not Path(classroom.chromium()).exists():
-            pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=classroom.chromium(), args=classroom.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_two_app_servers_compute_the_class_preset_once(ray_env, cluster, browser, tmp_path):
     logs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     students = [classroom.Student(seed=None), classroom.Student(seed=None)]  # both on the question's preset

@@ -36,7 +36,6 @@ NAMESPACE = "fmlab"
 BROKER = "fmlab-runs"
 POLL_SECONDS = 0.25  # how often a replica asks the broker for new events
 GPU_SHARE = 0.25  # four runs share one GPU
-GPU_DEMOS = frozenset({"grad-cam", "augmentation", "training-throughput"})  # CNNs, and the mixed-precision demo
 
 NOT_REACHED = _("could not reach the Ray cluster at {address} ({detail}). Check FMLAB_RAY_ADDRESS, and with "
                 "token authentication set RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN).",
@@ -244,7 +243,7 @@ class Cluster:
 
     def options(self, demo: Demo) -> dict:
         """Ray resources for one run of `demo`."""
-        gpus = GPU_SHARE if self.gpus > 0 and demo.id in GPU_DEMOS else 0
+        gpus = GPU_SHARE if self.gpus > 0 and demo.gpu else 0
         return {"num_cpus": 1, "num_gpus": gpus}
 
     def execute(self, demo: Demo, cfg: Any, report, stop: threading.Event) -> Result:

@@ -141,6 +141,7 @@ class Demo:
     key_metric: str
     key_label: T
     claim: Claim | None = None
+    gpu: bool = False  # a GPU speeds it up (CNNs, mixed precision): a cluster gives its run a share of one
     module: str = ""
 
     def __post_init__(self) -> None:

@@ -143,6 +143,15 @@ def test_a_killed_ray_worker_becomes_the_bilingual_message(cluster):
     assert again.wait(180) and again.state is State.DONE  # the cluster started another worker
 
 
+def test_runs_that_a_gpu_speeds_up_get_a_share_of_one_when_the_cluster_has_gpus():
+    demos = registry.demos()
+    assert demos["grad-cam"].gpu and not demos["optimizers"].gpu  # declared by each demo
+    with_gpu, without = Cluster(None, cpus=4, gpus=1.0), Cluster(None, cpus=4, gpus=0.0)
+    assert with_gpu.options(demos["grad-cam"]) == {"num_cpus": 1, "num_gpus": 0.25}
+    assert with_gpu.options(demos["optimizers"])["num_gpus"] == 0
+    assert without.options(demos["grad-cam"])["num_gpus"] == 0
+
+
 def test_an_unreachable_cluster_says_so_in_both_languages_and_fast():
     started = time.monotonic()
     with pytest.raises(ClusterUnreachable) as caught:

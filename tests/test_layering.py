@@ -19,6 +19,14 @@ def test_importing_fmlab_does_no_work():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
+def test_declarations_leave_the_heavy_tools_unloaded():
+    """The server imports every demo for its declaration; the tools a run needs load only when it runs."""
+    heavy = ["onnx", "onnxruntime", "onnxscript", "opacus", "simpy", "ray"]
+    code = ("import sys\nfrom fmlab import registry, bank\nregistry.demos(); bank.load()\n"
+            f"loaded = [m for m in {heavy!r} if m in sys.modules]\nassert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
 def test_pages_are_thin():
     for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
         tree = ast.parse(page.read_text())

@@ -67,7 +67,10 @@ PAGES = (
     topic(2, "optimization"),
     topic(3, "losses"),
     topic(4, "regularization"),
+    topic(5, "compression"),
+    topic(6, "adversarial"),
     topic(7, "explainability"),
+    topic(12, "deployment"),
     Page(QUESTIONS_PAGE, BROWSER, BROWSER, ":material/search:"),
 )
 TOPIC_PAGES = {p.category: p for p in PAGES if p.category is not None}

@@ -247,4 +247,5 @@ DEMO = Demo(
     key_metric="acc_shift_rotate",
     key_label=_("val accuracy with shift + rotate", "平移 + 旋转增强后的验证准确率"),
     claim=CLAIM,
+    gpu=True,
 )

@@ -176,4 +176,5 @@ DEMO = Demo(
     key_metric="pointing_game",
     key_label=_("pointing game (Grad-CAM)", "指向游戏得分（Grad-CAM）"),
     claim=CLAIM,
+    gpu=True,
 )

@@ -242,4 +242,5 @@ DEMO = Demo(
     key_metric="accum_max_grad_diff",
     key_label=_("gradient accumulation vs one big batch: max |Δgrad|", "梯度累积与单个大批量：梯度最大差值"),
     claim=CLAIM,
+    gpu=True,
 )

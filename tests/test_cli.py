@@ -33,3 +33,17 @@ def test_bad_setting_exits_non_zero_with_both_languages():
     out = fmlab("run", "optimizers", "--set", "lr=5")
     assert out.returncode == 2
     assert "outside the allowed range" in out.stderr and "超出允许范围" in out.stderr
+
+
+def test_run_a_question_with_its_preset_and_an_override():
+    out = fmlab("run", "--question", "deployment-reliability-monitoring", "--set", "epochs=2", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["demo"] == "drift-monitor" and result["config"]["epochs"] == 2
+    assert "PSI" in result["verdict"]["en"] and "PSI" in result["verdict"]["zh"]
+
+
+def test_an_unknown_question_is_a_bilingual_error():
+    out = fmlab("run", "--question", "no-such-question")
+    assert out.returncode == 2
+    assert "unknown question" in out.stderr and "未知问题" in out.stderr

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -45,10 +46,15 @@ def kept(build):
     A worker forked from the warm zygote finds the default data already built (fmlab.zygote.warm_up).
     """
     cached = functools.lru_cache(maxsize=4)(build)
+    signature = inspect.signature(build)
 
     @functools.wraps(build)
     def split(*args, **kwargs) -> Split:
-        return cached(*args, **kwargs).copy()
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # shapes() and shapes(num=2000, seed=0) are one split, and one cache entry
+        return cached(**bound.arguments).copy()
+
+    split.cache_info = cached.cache_info
 
     return split
 

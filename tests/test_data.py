@@ -86,3 +86,12 @@ def test_kept_shapes_are_equal_copies_a_caller_may_change():
     assert torch.equal(again.X_train, fresh.X_train) and again.X_train.abs().sum() > 0
     assert torch.equal(again.extras["boxes"], fresh.extras["boxes"])
     assert again.X_train is not data.shapes(num=60, seed=3).X_train
+
+
+def test_a_kept_split_is_one_entry_however_its_arguments_are_spelled():
+    """The zygote warms shapes(); grad-cam asks for shapes(num=2000, seed=0): the same split, built once."""
+    data.shapes(num=80, seed=4)
+    hits = data.shapes.cache_info().hits
+    data.shapes(80, 4)
+    data.shapes(seed=4, num=80)
+    assert data.shapes.cache_info().hits == hits + 2

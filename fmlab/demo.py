@@ -142,6 +142,7 @@ class Demo:
     key_label: T
     claim: Claim | None = None
     gpu: bool = False  # a GPU speeds it up (CNNs, mixed precision): a cluster gives its run a share of one
+    timed: frozenset[str] = frozenset()  # metrics measured on the wall clock: they vary run to run, seed or not
     module: str = ""
 
     def __post_init__(self) -> None:

@@ -73,11 +73,11 @@ def gate(canary: np.ndarray, incumbent: np.ndarray, rng: np.random.Generator,
 
 def simulate(stream: Stream, v1: Any, releases: list[tuple[int, Any, str]], *, steps: int, requests: int,
              share: float, window: int, tolerance: float, seed: int, shadow: Any = None,
-             on_step: Callable[[int], None] = lambda t: None) -> tuple[Router, list[dict]]:
+             on_step: Callable[[int, dict], None] = lambda t, row: None) -> tuple[Router, list[dict]]:
     """Run traffic for `steps` time units with SimPy; each release (time, model, name) gets a canary of `window` steps.
 
     Returns the router (its log, with the shadow's accuracy when one is given, and its events) and one row per
-    gate decision with the interval it saw.
+    gate decision with the interval it saw. `on_step(t, row)` sees each time step's log row as it is served.
     """
     import simpy
 
@@ -89,7 +89,7 @@ def simulate(stream: Stream, v1: Any, releases: list[tuple[int, Any, str]], *, s
         for t in range(steps):
             X, y = stream(t, int(rng.poisson(requests)))
             router.serve(t, X, y, rng)
-            on_step(t)
+            on_step(t, router.log[-1])
             yield env.timeout(1)
 
     def release(at: int, model: Any, name: str):

@@ -68,9 +68,11 @@ def test_smoke_result(smoke):
 
 
 def test_same_seed_same_metrics(smoke):
+    """Everything but the declared wall-clock measurements repeats exactly."""
     demo, result, _ = smoke
     again = demo.run(registry.smoke_config(demo))
-    assert again.metrics == result.metrics
+    assert ({k: v for k, v in again.metrics.items() if k not in demo.timed}
+            == {k: v for k, v in result.metrics.items() if k not in demo.timed})
 
 
 def test_unknown_demo_is_a_bilingual_error():

@@ -24,6 +24,7 @@ STEPS = 30
 V2_AT, V3_AT = 10, 18  # when each candidate reaches the canary
 TIME = _("time step", "时间步")
 SERVED = _("accuracy served to users", "用户得到的准确率")
+SERVED_LOSS = _("0-1 loss served to users", "用户得到的 0-1 损失")
 V1_ALONE = _("v1 in shadow mode (had it kept serving)", "影子模式下的 v1（若一直由它服务）")
 OUTCOME = {"promoted": _("promoted", "晋升"), "rolled back": _("rolled back", "回滚")}
 
@@ -155,9 +156,9 @@ def run(cfg: Config, report: Report = silent) -> Result:
     report(Event("stage", 0.05, note=_("Training v1, v2 and v3", "正在训练 v1、v2 和 v3")))
     versions = models(cfg, stream)
 
-    def on_step(t: int) -> None:
-        report(Event("stage", 0.1 + 0.9 * (t + 1) / STEPS,
-                     note=_("Serving time step {t} of {n}", "正在服务第 {t} 个时间步（共 {n} 步）").format(t=t + 1, n=STEPS)))
+    def on_step(t: int, row: dict) -> None:  # the live curve: the 0-1 loss users got at each step
+        report(Event("step", 0.1 + 0.9 * (t + 1) / STEPS, run=SERVED_LOSS, step=t + 1,
+                     metrics={"loss": 1 - row["served"]}))
 
     router, decisions = simulate(stream, versions["v1"], [(V2_AT, versions["v2"], "v2"), (V3_AT, versions["v3"], "v3")],
                                  steps=STEPS, requests=cfg.requests, share=cfg.canary_share, window=cfg.window,
@@ -184,12 +185,13 @@ def charts(router) -> list[Chart]:
 
 def table(decisions: list[dict]) -> Table:
     """The gate's evidence and decision for each candidate."""
-    rows = [{**d, "outcome": OUTCOME["promoted" if d["promoted"] else "rolled back"]} for d in decisions]
-    return Table(_("Canary gate decisions", "金丝雀关卡的决定"),
-                 {"version": _("version", "版本"), "t": _("decided at", "决定时刻"),
-                  "canary_acc": _("canary accuracy", "金丝雀准确率"), "incumbent_acc": _("incumbent accuracy", "线上准确率"),
-                  "low": _("gap, 95% low", "差值 95% 下界"), "high": _("gap, 95% high", "差值 95% 上界"),
-                  "outcome": _("outcome", "结果")}, rows)
+    columns = {"version": _("version", "版本"), "t": _("decided at", "决定时刻"),
+               "canary_acc": _("canary accuracy", "金丝雀准确率"), "incumbent_acc": _("incumbent accuracy", "线上准确率"),
+               "low": _("gap, 95% low", "差值 95% 下界"), "high": _("gap, 95% high", "差值 95% 上界"),
+               "outcome": _("outcome", "结果")}
+    rows = [{**{k: d[k] for k in columns if k in d}, "outcome": OUTCOME["promoted" if d["promoted"] else "rolled back"]}
+            for d in decisions]
+    return Table(_("Canary gate decisions", "金丝雀关卡的决定"), columns, rows)
 
 
 DEMO = Demo(

@@ -171,4 +171,5 @@ DEMO = Demo(
     key_metric="checks_failed",
     key_label=_("checks failed", "未通过的检查项"),
     claim=CLAIM,
+    timed=frozenset({"p99_ms", "p99_ms_passed", "throughput", "throughput_passed", "checks_failed"}),
 )

@@ -65,6 +65,14 @@ def bars(values: dict[str, float], x: T, y: T, lang: str, log_y: bool = False) -
     return _layout(fig, x, y, lang, log_y)
 
 
+def grouped_bars(groups: dict[str, dict[str, float]], x: T, y: T, lang: str) -> go.Figure:
+    """Side-by-side bars: one colour per group (a legend entry), one bar per category inside it."""
+    fig = go.Figure([go.Bar(name=name, x=list(values), y=list(values.values()), marker_color=PALETTE[i % len(PALETTE)])
+                     for i, (name, values) in enumerate(groups.items())])
+    fig.update_layout(barmode="group")
+    return _layout(fig, x, y, lang)
+
+
 def contour_paths(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, paths: dict[str, np.ndarray],
                   minimum: tuple[float, float], lang: str, axes: tuple[T, T] | None = None) -> go.Figure:
     """Contours of a 2-D function (log-spaced levels) with one (steps, 2) trajectory per name.

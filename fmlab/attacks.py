@@ -1,4 +1,4 @@
-"""L∞ attacks written out in a few lines, and training on perturbed batches through `fit`.
+"""L∞ attacks written out in a few lines, and training on perturbed batches through `fit`'s batch_transform.
 
 `fgsm` and `pgd` are the whole methods; tests check them against captum's `FGSM` and `PGD`.
 Inputs live in [0, 1] (pixels), so every attacked input is clamped back into that box.
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .fit import Fit, fit
+from .fit import BatchTransform
 
 Perturb = Callable[[nn.Module, Tensor, Tensor], Tensor]  # (model, X, y) -> X' of the same shape
 
@@ -59,22 +59,10 @@ def fgsm_attack(eps: float) -> Perturb:
     return lambda model, X, y: fgsm(model, X, y, eps)
 
 
-def perturbed_fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor, Tensor],
-                  perturb: Perturb, **kwargs) -> Fit:
-    """`fit` on ½·CE(clean batch) + ½·CE(perturbed batch), the batch perturbed afresh at every step.
+def half_perturbed(perturb: Perturb) -> BatchTransform:
+    """For `fit(batch_transform=...)`: train on the clean batch and its perturbed copy together,
+    i.e. ½·CE(clean) + ½·CE(perturbed), the copy made afresh at every step with the current weights."""
+    def transform(model: nn.Module, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.cat([X, perturb(model, X, y)]), torch.cat([y, y])  # (2B, ...), (2B,)
 
-    fit's `loss_fn` sees (logits, y) but not the inputs, so a forward pre-hook remembers the batch the
-    model was just called on; the loss then perturbs that batch with the current weights. Other
-    keyword arguments go to `fit` (a `val` set is not supported: its no-grad evaluation cannot attack).
-    """
-    seen: dict[str, Tensor] = {}
-    handle = model.register_forward_pre_hook(lambda module, args: seen.update(X=args[0]))
-
-    def loss_fn(logits: Tensor, y: Tensor) -> Tensor:
-        X_new = perturb(model, seen["X"], y)  # read before this call's own forwards overwrite it
-        return 0.5 * F.cross_entropy(logits, y) + 0.5 * F.cross_entropy(model(X_new), y)
-
-    try:
-        return fit(model, optimizer, train, loss_fn=loss_fn, **kwargs)
-    finally:
-        handle.remove()
+    return transform

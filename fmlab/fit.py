@@ -23,6 +23,7 @@ from .text import T, _
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Penalty = Callable[[nn.Module], Tensor]  # a regularizer added to the loss, e.g. lambda m: 1e-4 * l1(m)
 OnEpoch = Callable[[int, "Fit", nn.Module], bool]  # called after each epoch's validation; True stops training
+BatchTransform = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]]  # (model, X, y) -> the batch to train on
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -104,7 +105,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         val: tuple[Tensor, Tensor] | None = None, seed: int = 0, report: Report = silent,
         device: torch.device | None = None, clip: float | None = None, track_grad_norm: bool = False,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, penalty: Penalty | None = None,
-        on_epoch: OnEpoch | None = None) -> Fit:
+        on_epoch: OnEpoch | None = None, batch_transform: BatchTransform | None = None) -> Fit:
     """Mini-batch training for `epochs` passes over `train` = (X, y).
 
     Every step reports Event("step", metrics={"loss"}); every epoch reports
@@ -115,7 +116,9 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
     `track_grad_norm`, history["grad_norm"] holds each step's norm before clipping.
     `scheduler` steps once per optimizer step. `penalty(model)` is added to every batch's
     loss (history["loss"] records the sum). `on_epoch(epoch, fit, model)` runs after each
-    epoch; returning True stops training there (early stopping).
+    epoch; returning True stops training there (early stopping). `batch_transform(model, X, y)` replaces
+    each drawn batch before the forward pass: noise, augmentation, or adversarial examples made with the
+    current weights.
     """
     start = time.perf_counter()
     device = device or pick_device()
@@ -129,7 +132,10 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, train: tuple[Tensor,
         order = torch.randperm(len(X), generator=g).to(device)
         for i in range(steps_per_epoch):
             idx = order[i * batch_size:(i + 1) * batch_size]
-            loss = loss_fn(model(X[idx]), y[idx])
+            X_batch, y_batch = X[idx], y[idx]
+            if batch_transform is not None:
+                X_batch, y_batch = batch_transform(model, X_batch, y_batch)
+            loss = loss_fn(model(X_batch), y_batch)
             if penalty is not None:
                 loss = loss + penalty(model)
             optimizer.zero_grad(set_to_none=True)

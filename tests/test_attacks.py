@@ -1,4 +1,4 @@
-"""fgsm and pgd equal captum's FGSM and PGD; a linear model's FGSM step by hand; perturbed_fit attacks every batch."""
+"""fgsm and pgd equal captum's FGSM and PGD; a linear model's FGSM step by hand; fit(batch_transform=half_perturbed(...)) attacks every batch."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,7 +6,7 @@ from captum.robust import FGSM, PGD
 from torch import nn
 
 from fmlab import data
-from fmlab.attacks import fgsm, gaussian_noise, input_gradient, perturbed_fit, pgd, random_sign
+from fmlab.attacks import fgsm, gaussian_noise, half_perturbed, input_gradient, pgd, random_sign
 from fmlab.fit import fit
 from fmlab.nets import MLP, init_weights
 
@@ -93,7 +93,7 @@ def test_random_sign_has_the_same_budget_in_a_random_direction():
     assert 0.4 < ((noisy - X) > 0).float().mean().item() < 0.6
 
 
-def test_perturbed_fit_perturbs_the_batch_the_model_just_saw():
+def test_fit_perturbs_every_batch_it_draws():
     split = data.digits(seed=0)
     X, y = split.X_train[:256], split.y_train[:256]
     seen = []
@@ -103,11 +103,11 @@ def test_perturbed_fit_perturbs_the_batch_the_model_just_saw():
         return X_batch
 
     model = init_weights(MLP(64, 10, width=16, depth=0), 0)
-    out = perturbed_fit(model, torch.optim.SGD(model.parameters(), lr=0.1), (X, y), spy, epochs=2, batch_size=64)
+    out = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=2, batch_size=64,
+              batch_transform=half_perturbed(spy))
     assert len(seen) == out.steps == 8  # once per step, not once per run
     rows = {tuple(r.tolist()): int(label) for r, label in zip(X, y)}
     assert all(rows[tuple(r.tolist())] == int(label) for Xb, yb in seen for r, label in zip(Xb, yb))
-    assert not model._forward_pre_hooks  # the hook is gone after training
 
     # with an identity perturbation, ½ CE + ½ CE is plain fit
     plain = init_weights(MLP(64, 10, width=16, depth=0), 0)
@@ -127,7 +127,8 @@ def test_adversarial_batches_come_from_the_current_weights():
         return X_adv
 
     model = init_weights(MLP(64, 10, width=16, depth=0), 0)
-    perturbed_fit(model, torch.optim.Adam(model.parameters(), lr=1e-2), (X, y), attack, epochs=5, batch_size=128)
+    fit(model, torch.optim.Adam(model.parameters(), lr=1e-2), (X, y), epochs=5, batch_size=128,
+        batch_transform=half_perturbed(attack))
     assert (deltas[0] != deltas[-1]).float().mean().item() > 0.05
 
 

@@ -4,7 +4,7 @@ Three identical MLPs (64-128-10, pixels in [0, 1]) learn from ½ clean + ½ pert
 differ only in where the perturbation comes from: nowhere (standard), Gaussian noise (what careless
 write-ups call "adversarial training"), or an attack on the current weights at every step (adversarial
 training). Then each model is attacked with FGSM and PGD over a range of ε, and hit with random ±ε
-signs of the same size. `fgsm`, `pgd` and the per-step training hook are in `fmlab.attacks`.
+signs of the same size. `fgsm`, `pgd` and `half_perturbed` (the per-step batch for `fit`) are in `fmlab.attacks`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .. import data, plots
-from ..attacks import fgsm, fgsm_attack, gaussian_noise, input_gradient, perturbed_fit, pgd, random_sign
+from ..attacks import fgsm, fgsm_attack, gaussian_noise, half_perturbed, input_gradient, pgd, random_sign
 from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
 from ..explain import normalise
 from ..fit import accuracy, fit
@@ -70,8 +70,8 @@ def train(cfg: Config, X: Tensor, y: Tensor, report: Report) -> dict[str, tuple[
         model = mlp(cfg.seed)
         opt, progress = torch.optim.Adam(model.parameters(), lr=cfg.lr), part(report, NAMES[name], i, len(MODELS) + 1)
         kw = dict(epochs=cfg.epochs, batch_size=128, seed=cfg.seed, report=progress)
-        done = (fit(model, opt, (X, y), **kw) if name == "standard"
-                else perturbed_fit(model, opt, (X, y), perturbs[name], **kw))  # the batch perturbed at every step
+        transform = None if name == "standard" else half_perturbed(perturbs[name])  # perturbed afresh every step
+        done = fit(model, opt, (X, y), batch_transform=transform, **kw)
         out[name] = (model.eval(), [] if done.diverged else done.history["loss"])
     return out
 

@@ -210,6 +210,20 @@ def serve_stream(model: nn.Module, X: Tensor, arrivals: np.ndarray, max_batch: i
     return Served(sent, batch_sizes)
 
 
+def warm_shapes(model: nn.Module, X: Tensor, max_batch: int) -> None:
+    """One forward pass at every batch size the batcher can form, 1..max_batch, in a fresh thread.
+
+    The first call at a new input shape is slow (kernels and buffers are set up for it); a server that
+    warms up only at batch 1 meets those first calls in the middle of live traffic.
+    """
+    def body() -> None:
+        with torch.inference_mode():
+            for b in range(1, max_batch + 1):
+                model(X[:b])
+
+    in_thread(body)
+
+
 def saturated_throughput(model: nn.Module, X: Tensor, max_batch: int, num: int) -> float:
     """Requests per second the batcher answers when `num` requests are all waiting at once (its capacity)."""
     async def main() -> float:

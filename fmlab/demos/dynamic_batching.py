@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .. import data, plots
-from ..batcher import Served, cold_start, in_thread, poisson_arrivals, saturated_throughput, serve_stream
+from ..batcher import Served, cold_start, in_thread, poisson_arrivals, saturated_throughput, serve_stream, warm_shapes
 from ..demo import Chart, Claim, Demo, Event, Metrics, Report, Result, Table, part, silent
 from ..fit import evaluate, fit
 from ..latency import Latency, measure
@@ -143,6 +143,7 @@ def run(cfg: Config, report: Report = silent) -> Result:
     capacity = {b: saturated_throughput(model, X, b, num=128) for b in BATCH_SIZES}
     capacity[1] = max(capacity[1], saturated_throughput(model, X, 1, num=128))  # best of two: a quiet moment's
     rate = capacity[1]  # requests/s answered one at a time with all waiting: the unit of load
+    warm_shapes(model, X, cfg.max_batch)  # every batch size the batcher may form, before live traffic
     served = streams(cfg, model, X, rate, report)
     m = measure_all(cfg, model, split, served, rate)
     m |= {f"service_ms_{b}": v for b, v in service.items()} | {f"capacity_per_s_{b}": v for b, v in capacity.items()}

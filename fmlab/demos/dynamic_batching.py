@@ -228,23 +228,16 @@ def charts(cfg: Config, m: Metrics, served: dict[str, Served], cold: np.ndarray)
 
 
 def tables(cfg: Config, m: Metrics) -> list[Table]:
-    """One row per stream; one row per batch size."""
+    """One row per stream (the cost per batch size is in the charts)."""
     rows = [{"mode": MODE_NAMES[mode], "load": load, "offered": round(m[f"offered_per_s_{key(mode, load)}"]),
              "served": round(m[f"served_per_s_{key(mode, load)}"]), "p50": round(m[f"p50_ms_{key(mode, load)}"], 2),
              "p99": round(m[f"p99_ms_{key(mode, load)}"], 2), "batch": round(m[f"mean_batch_{key(mode, load)}"], 1)}
             for load in sorted(cfg.loads) for mode in MODES]
-    sizes = [{"b": b, "ms": round(m[f"service_ms_{b}"], 3), "us": round(1e3 * m[f"service_ms_{b}"] / b, 1),
-              "capacity": round(m[f"capacity_per_s_{b}"])} for b in BATCH_SIZES]
-    return [
-        Table(_("Streams", "请求流"),
-              {"mode": _("server", "服务方式"), "load": _("load (× one-at-a-time rate)", "负载（逐个处理速率的倍数）"),
-               "offered": _("offered / s", "每秒请求"), "served": _("answered / s", "每秒回答"),
-               "p50": _("p50 (ms)", "p50（毫秒）"), "p99": _("p99 (ms)", "p99（毫秒）"),
-               "batch": _("mean batch", "平均批量")}, rows),
-        Table(_("Cost per batch size", "各批量的成本"),
-              {"b": _("batch size", "批量"), "ms": _("ms per batch", "每批毫秒数"),
-               "us": _("µs per request", "每个请求微秒数"), "capacity": _("batcher, all waiting (requests / s)", "批处理器满载（请求数 / 秒）")}, sizes),
-    ]
+    return [Table(_("Streams", "请求流"),
+                  {"mode": _("server", "服务方式"), "load": _("load (× one-at-a-time rate)", "负载（逐个处理速率的倍数）"),
+                   "offered": _("offered / s", "每秒请求"), "served": _("answered / s", "每秒回答"),
+                   "p50": _("p50 (ms)", "p50（毫秒）"), "p99": _("p99 (ms)", "p99（毫秒）"),
+                   "batch": _("mean batch", "平均批量")}, rows)]
 
 
 DEMO = Demo(

@@ -110,8 +110,13 @@ def onnx_int8(fp32: Path, int8: Path) -> Path:
     graph = onnx.load(str(fp32))
     del graph.graph.value_info[:]  # stale shape annotations make quantize_dynamic's shape inference fail
     onnx.save(graph, str(fp32))
-    logging.getLogger().setLevel(logging.ERROR)  # its "consider pre-processing" advice, printed on every call
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its "consider pre-processing" advice, printed on every call, and only here
+    try:
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     return int8
 
 
